@@ -1,0 +1,78 @@
+"""One file holds a trained reader: weights, vocabulary, model name and config, image size.
+
+Everything in it is a tensor or plain data (str, int, float, list, dict), so it loads
+with `torch.load(..., weights_only=True)`, which refuses to run code. The reference
+pickled a LabelEncoder next to the weights instead; unpickling runs arbitrary code.
+"""
+
+from __future__ import annotations
+
+import pickle
+import zipfile
+from pathlib import Path
+
+import torch
+import torch.nn as nn
+
+from .errors import CheckpointError
+from .models import MODELS, build_model
+from .vocab import Vocabulary
+
+FORMAT = "captcha_lib.checkpoint"
+VERSION = 1
+
+
+def save_checkpoint(path: str | Path, model: nn.Module, vocabulary: Vocabulary,
+                    image_size: tuple[int, int], metadata: dict | None = None) -> Path:
+    """Write the checkpoint atomically (a crash mid-save never leaves half a file)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    checkpoint = {
+        "format": FORMAT,
+        "version": VERSION,
+        "model_name": model.name,
+        "model_config": model.config(),
+        "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+        "vocabulary": vocabulary.to_dict(),
+        "image_size": list(image_size),
+        "metadata": metadata or {},
+    }
+    partial = path.with_name(path.name + ".partial")
+    torch.save(checkpoint, partial)
+    partial.replace(path)
+    return path
+
+
+def read_checkpoint(path: str | Path) -> dict:
+    """The checkpoint's dict, checked, or a CheckpointError that names the file."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint {path} does not exist")
+    try:
+        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    except (pickle.UnpicklingError, RuntimeError, zipfile.BadZipFile, EOFError, ValueError, OSError) as exc:
+        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise CheckpointError(f"{path} is not a captcha_lib checkpoint (torch.load failed: {first_line})") from None
+    if not isinstance(checkpoint, dict) or checkpoint.get("format") != FORMAT:
+        raise CheckpointError(f"{path} is not a captcha_lib checkpoint (a bare state_dict or another "
+                              f"program's file); train one with `python -m captcha_lib train`")
+    if checkpoint.get("version", 0) > VERSION:
+        raise CheckpointError(f"{path} is checkpoint version {checkpoint['version']}; this captcha_lib "
+                              f"reads up to {VERSION}: upgrade captcha_lib")
+    if checkpoint.get("model_name") not in MODELS:
+        raise CheckpointError(f"{path} holds an unknown model {checkpoint.get('model_name')!r}")
+    return checkpoint
+
+
+def load_checkpoint(path: str | Path, device: str | torch.device = "cpu"
+                    ) -> tuple[nn.Module, Vocabulary, dict]:
+    """(model in eval mode on `device`, vocabulary, the whole checkpoint dict)."""
+    checkpoint = read_checkpoint(path)
+    vocabulary = Vocabulary.from_dict(checkpoint["vocabulary"])
+    model = build_model(checkpoint["model_name"], vocabulary.num_characters, **checkpoint["model_config"])
+    try:
+        model.load_state_dict(checkpoint["state_dict"])
+    except RuntimeError as exc:
+        raise CheckpointError(f"{path}: the weights do not fit model {checkpoint['model_name']!r} "
+                              f"({str(exc).splitlines()[0]})") from None
+    return model.to(device).eval(), vocabulary, checkpoint

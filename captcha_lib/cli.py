@@ -1,0 +1,130 @@
+"""`python -m captcha_lib {generate,train,evaluate,predict}`.
+
+Bad input (a missing folder, no images, a bad checkpoint, an unknown character) ends
+with one line on stderr and exit status 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+from .errors import CaptchaError, DataError
+
+
+def _generate(args) -> None:
+    from .generate import generate_dataset
+
+    start = time.monotonic()
+    counts = generate_dataset(args.out, args.train, args.val, seed=args.seed, length=args.length,
+                              alphabet=args.alphabet, style=args.style, workers=args.workers)
+    print(f"wrote {counts['train']} train and {counts['val']} val images to {args.out} "
+          f"in {time.monotonic() - start:.1f}s")
+
+
+def _train(args) -> None:
+    from .recipes import train_run
+
+    train_run(args.data, args.out, model_name=args.model, epochs=args.epochs, max_minutes=args.max_minutes,
+              batch_size=args.batch_size, lr=args.lr, seed=args.seed, val_fraction=args.val_fraction,
+              device=args.device, augment=args.augment, progress=not args.no_progress, log=print)
+
+
+def _evaluate(args) -> None:
+    from .data import label_from_path, list_images
+    from .metrics import character_error_rate, sequence_accuracy
+    from .predict import Predictor
+
+    folder = Path(args.data)
+    folder = folder / "val" if (folder / "val").is_dir() else folder
+    paths = list_images(folder)
+    predictor = Predictor.from_checkpoint(args.checkpoint, device=args.device, batch_size=args.batch_size)
+    labels = [label_from_path(p) for p in paths]
+    for label, path in zip(labels, paths):
+        predictor.vocabulary.encode(label, source=str(path))  # unknown character: a clear error, not a silent miss
+    start = time.perf_counter()
+    predictions = predictor.predict(paths)
+    seconds = time.perf_counter() - start
+    print(json.dumps({"folder": str(folder), "n": len(paths),
+                      "sequence_accuracy": round(sequence_accuracy(predictions, labels), 6),
+                      "cer": round(character_error_rate(predictions, labels), 6),
+                      "images_per_second": round(len(paths) / seconds, 1)}))
+
+
+def _predict(args) -> None:
+    from .predict import Predictor
+
+    predictor = Predictor.from_checkpoint(args.checkpoint, device=args.device, batch_size=args.batch_size)
+    for path in args.paths:
+        if not Path(path).is_file():
+            raise DataError(f"image {path} does not exist")
+    for path, text in zip(args.paths, predictor.predict(args.paths)):
+        print(f"{path}\t{text}")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from .generate import DEFAULT_ALPHABET, DEFAULT_LENGTH, STYLES
+    from .models import DEFAULT_MODEL, MODELS
+    from .recipes import DEFAULT_TRAIN_SIZE, DEFAULT_VAL_SIZE
+
+    parser = argparse.ArgumentParser(prog="python -m captcha_lib",
+                                     description="CAPTCHA text recognition: CNN + BiGRU + CTC.")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    p = commands.add_parser("generate", help="render a synthetic CAPTCHA data set, offline")
+    p.add_argument("--out", default="Dataset", help="folder to create train/ and val/ in (default: Dataset)")
+    p.add_argument("--train", type=int, default=DEFAULT_TRAIN_SIZE, help=f"training images (default: {DEFAULT_TRAIN_SIZE})")
+    p.add_argument("--val", type=int, default=DEFAULT_VAL_SIZE, help=f"validation images (default: {DEFAULT_VAL_SIZE})")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--length", default=str(DEFAULT_LENGTH), help="label length, or a range like 4-7")
+    p.add_argument("--alphabet", default=DEFAULT_ALPHABET)
+    p.add_argument("--style", choices=STYLES, default="default")
+    p.add_argument("--workers", type=int, default=None, help="processes (default: all cores)")
+    p.set_defaults(run=_generate)
+
+    p = commands.add_parser("train", help="train a model; writes RUN_DIR/model.pt and RUN_DIR/history.json")
+    p.add_argument("--data", required=True, help="DIR with train/ and val/, or one flat folder of images")
+    p.add_argument("--out", required=True, help="RUN_DIR for model.pt and history.json")
+    p.add_argument("--model", choices=sorted(MODELS), default=DEFAULT_MODEL)
+    p.add_argument("--epochs", type=int, default=None, help="default: the model's recipe")
+    p.add_argument("--max-minutes", type=float, default=None, help="stop training after this wall-clock time")
+    p.add_argument("--batch-size", type=int, default=None)
+    p.add_argument("--lr", type=float, default=None)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--val-fraction", type=float, default=0.1, help="for a flat folder (default: 0.1)")
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda, mps")
+    p.add_argument("--augment", action=argparse.BooleanOptionalAction, default=None,
+                   help="training augmentation (default: the model's recipe)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.set_defaults(run=_train)
+
+    p = commands.add_parser("evaluate", help="accuracy and CER of a checkpoint on DIR/val (or DIR)")
+    p.add_argument("--checkpoint", required=True)
+    p.add_argument("--data", required=True)
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--batch-size", type=int, default=64)
+    p.set_defaults(run=_evaluate)
+
+    p = commands.add_parser("predict", help="print PATH<TAB>TEXT for each image")
+    p.add_argument("--checkpoint", required=True)
+    p.add_argument("paths", nargs="+", metavar="PATH")
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--batch-size", type=int, default=64)
+    p.set_defaults(run=_predict)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        args.run(args)
+    except CaptchaError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    return 0

@@ -1,0 +1,51 @@
+"""CTC: the loss that needs no alignment, and greedy decoding.
+
+The model emits one class distribution per timestep (a column of the image). CTC
+sums over every way of spreading the label over those timesteps with blanks (class 0)
+in between, so nobody has to say where each character is.
+
+Decoding reverses the spreading: take the best class per timestep, **merge repeats
+first, then drop blanks**. The order matters:
+
+    A A _ A   -> merge -> A _ A -> drop blanks -> "AA"   (right: the blank separates)
+    A A _ A   -> drop  -> A A A -> merge       -> "A"    (the reference's order: wrong)
+
+so a doubled letter (`5bbzt`) survives only if the model puts a blank between the two
+b's, and only if the decoder merges before it drops.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from .vocab import BLANK_INDEX, Vocabulary
+
+
+def ctc_loss(logits: torch.Tensor, targets: torch.Tensor, target_lengths: torch.Tensor,
+             blank_index: int = BLANK_INDEX) -> torch.Tensor:
+    """Mean CTC loss of a batch.
+
+    logits: (T, B, C) raw scores. targets: (sum of lengths,) concatenated labels, or
+    (B, L) padded. target_lengths: (B,). Lengths are made on the logits' device.
+    """
+    time_steps, batch_size, _ = logits.shape
+    log_probs = F.log_softmax(logits.float(), dim=2)  # (T, B, C); float: fp16 CTC is unstable
+    input_lengths = torch.full((batch_size,), time_steps, dtype=torch.long, device=logits.device)  # (B,)
+    # zero_infinity: a label that cannot fit in T steps adds 0, not inf, instead of wrecking the batch
+    return F.ctc_loss(log_probs, targets.to(logits.device), input_lengths, target_lengths.to(logits.device),
+                      blank=blank_index, zero_infinity=True)
+
+
+def best_path(logits: torch.Tensor, blank_index: int = BLANK_INDEX) -> list[list[int]]:
+    """Greedy (best-path) decoding of a batch, vectorised: (T, B, C) -> B lists of classes."""
+    best = logits.argmax(dim=2).T.cpu()  # (B, T) best class per timestep
+    new = torch.ones_like(best, dtype=torch.bool)  # (B, T) first step of a run?
+    new[:, 1:] = best[:, 1:] != best[:, :-1]  # merge repeats ...
+    keep = new & (best != blank_index)  # ... then drop blanks
+    return [row[mask].tolist() for row, mask in zip(best, keep)]
+
+
+def greedy_decode(logits: torch.Tensor, vocabulary: Vocabulary) -> list[str]:
+    """(T, B, C) logits -> B strings."""
+    return [vocabulary.decode(classes) for classes in best_path(logits, vocabulary.blank_index)]

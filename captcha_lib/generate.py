@@ -1,0 +1,154 @@
+"""Synthetic CAPTCHAs, offline and reproducible.
+
+Styles:
+* `default`: the `captcha` package's ImageCaptcha as it comes (160x60, colour, its
+  DroidSansMono font, warped and overlapping characters, noise dots and a curve).
+* `lines`: a stand-in for the real-world sets users bring (the widely used one is
+  200x50 grayscale PNGs with a noise line through the text): drawn here with PIL in
+  matplotlib's DejaVu fonts, a different generator and different fonts.
+* `gray`: the `captcha` package again, with DejaVu fonts at 200x50, turned to
+  grayscale, with a noise line.
+
+`captcha` draws its randomness from the `secrets` module, which cannot be seeded. To
+make "same seed, same images" true, each image is rendered with a seeded
+`random.Random` standing in for `secrets` inside `captcha.image` (see `_SeededSecrets`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import random
+import string
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import captcha.image
+import matplotlib
+from captcha.image import ImageCaptcha
+from PIL import Image, ImageDraw, ImageFilter, ImageFont
+
+from .errors import DataError
+
+DEFAULT_ALPHABET = string.digits + string.ascii_uppercase  # 36 characters, as the reference
+DEFAULT_LENGTH = 5
+STYLES = ("default", "lines", "gray")
+_FONT_DIR = Path(matplotlib.get_data_path()) / "fonts" / "ttf"
+DEJAVU_FONTS = [str(_FONT_DIR / name) for name in
+                ("DejaVuSans.ttf", "DejaVuSans-Bold.ttf", "DejaVuSerif.ttf", "DejaVuSansMono-Bold.ttf")]
+
+
+class _SeededSecrets:
+    """The three `secrets` functions captcha.image calls, drawn from a seeded RNG."""
+
+    def __init__(self, rng: random.Random):
+        self.randbelow = rng.randrange
+        self.randbits = rng.getrandbits
+        self.choice = rng.choice
+
+
+@contextlib.contextmanager
+def _seeded_captcha(rng: random.Random):
+    original = captcha.image.secrets
+    captcha.image.secrets = _SeededSecrets(rng)
+    try:
+        yield
+    finally:
+        captcha.image.secrets = original
+
+
+def parse_length(length: int | str) -> tuple[int, int]:
+    """`5` -> (5, 5); `"4-7"` -> (4, 7)."""
+    low, _, high = str(length).partition("-")
+    try:
+        bounds = (int(low), int(high or low))
+    except ValueError:
+        raise DataError(f"length must be a number or a range like 4-7, got {length!r}") from None
+    if not 1 <= bounds[0] <= bounds[1]:
+        raise DataError(f"length must be at least 1 and the range increasing, got {length!r}")
+    return bounds
+
+
+def random_labels(count: int, rng: random.Random, alphabet: str = DEFAULT_ALPHABET,
+                  length: int | str = DEFAULT_LENGTH) -> list[str]:
+    low, high = parse_length(length)
+    return ["".join(rng.choice(alphabet) for _ in range(rng.randint(low, high))) for _ in range(count)]
+
+
+def render(text: str, seed: int | str, style: str = "default") -> Image.Image:
+    """One CAPTCHA image of `text`; the same (text, seed, style) gives the same pixels."""
+    rng = random.Random(seed)
+    if style == "default":
+        with _seeded_captcha(rng):
+            return ImageCaptcha().generate_image(text)
+    if style == "gray":
+        with _seeded_captcha(rng):
+            image = ImageCaptcha(width=200, height=50, fonts=DEJAVU_FONTS, font_sizes=(34, 38, 42)).generate_image(text)
+        return _noise_line(image.convert("L"), rng)
+    if style == "lines":
+        return _render_lines(text, rng)
+    raise DataError(f"unknown style {style!r}; choose one of {', '.join(STYLES)}")
+
+
+def _render_lines(text: str, rng: random.Random, size=(200, 50)) -> Image.Image:
+    image = Image.new("L", size, color=rng.randint(215, 255))
+    font = ImageFont.truetype(rng.choice(DEJAVU_FONTS), rng.randint(26, 32))
+    draw = ImageDraw.Draw(image)
+    advance = (size[0] - 30) / max(len(text), 5)  # short labels keep real-set spacing
+    x = rng.uniform(8, 22)
+    for char in text:
+        draw.text((x + rng.uniform(-2, 2), rng.uniform(4, 14)), char, font=font, fill=rng.randint(0, 90))
+        x += advance * rng.uniform(0.85, 1.1)
+    image = _noise_line(image, rng)
+    return image.filter(ImageFilter.GaussianBlur(rng.uniform(0.0, 0.7)))
+
+
+def _noise_line(image: Image.Image, rng: random.Random) -> Image.Image:
+    """A dark line across the text, like the real sets' strike-through noise."""
+    width, height = image.size
+    draw = ImageDraw.Draw(image)
+    points = [(x, height / 2 + rng.uniform(-height / 4, height / 4)) for x in range(0, width + 1, width // 4)]
+    draw.line(points, fill=rng.randint(20, 100), width=rng.randint(1, 3))
+    return image
+
+
+def _render_to_file(job: tuple[str, str, str, str]) -> None:
+    text, seed, style, path = job
+    render(text, seed, style).save(path)
+
+
+def generate_dataset(out_dir: str | Path, n_train: int, n_val: int, seed: int = 0,
+                     length: int | str = DEFAULT_LENGTH, alphabet: str = DEFAULT_ALPHABET,
+                     style: str = "default", workers: int | None = None) -> dict[str, int]:
+    """Write `out_dir/train` and `out_dir/val` with files named by label (`8AE5T.png`).
+
+    A label drawn twice gets a suffix (`8AE5T_1.png`). Every image has its own seed,
+    derived from (seed, split, index), so parallel workers give the same files.
+    """
+    if style not in STYLES:
+        raise DataError(f"unknown style {style!r}; choose one of {', '.join(STYLES)}")
+    if not alphabet or "_" in alphabet or any(c in alphabet for c in '/\\.:*?"<>|') or len(set(alphabet)) < len(alphabet):
+        raise DataError(f"alphabet {alphabet!r} must be distinct characters allowed in file names, without '_'")
+    parse_length(length)
+    out_dir = Path(out_dir)
+    jobs = []
+    for split, count in (("train", n_train), ("val", n_val)):
+        folder = out_dir / split
+        folder.mkdir(parents=True, exist_ok=True)
+        if any(folder.iterdir()):
+            raise DataError(f"{folder} is not empty; generate into a new folder")
+        labels = random_labels(count, random.Random(f"{seed}-{split}-labels"), alphabet, length)
+        seen: dict[str, int] = {}
+        for index, label in enumerate(labels):
+            copy = seen.get(label, 0)
+            seen[label] = copy + 1
+            name = f"{label}_{copy}.png" if copy else f"{label}.png"
+            jobs.append((label, f"{seed}-{split}-{index}", style, str(folder / name)))
+    workers = workers or os.cpu_count() or 1
+    if workers > 1 and len(jobs) > 200:
+        with ProcessPoolExecutor(workers) as pool:
+            list(pool.map(_render_to_file, jobs, chunksize=64))
+    else:
+        for job in jobs:
+            _render_to_file(job)
+    return {"train": n_train, "val": n_val}

@@ -1,0 +1,180 @@
+"""A trainer that knows nothing about the model's insides.
+
+It needs only that `model(images, targets, target_lengths)` returns `(logits, loss)`
+with logits (T, B, C) for CTC, and that batches are dicts from `data.collate_batch`.
+Per epoch it records train loss, validation loss, sequence accuracy, CER, learning
+rate and seconds; it keeps the best weights (by accuracy, then loss), saves them as a
+checkpoint, lowers the learning rate on a plateau and stops early or on a time limit.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import random
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from .checkpoint import save_checkpoint
+from .ctc import greedy_decode
+from .metrics import character_error_rate, sequence_accuracy
+from .vocab import Vocabulary
+
+
+@dataclass
+class TrainerConfig:
+    epochs: int = 50
+    lr: float = 1e-3
+    weight_decay: float = 0.0  # > 0 switches Adam to AdamW (decoupled decay)
+    warmup_steps: int = 0  # linear warm-up of the learning rate, in batches
+    grad_clip: float | None = None  # max gradient norm; None = no clipping
+    plateau_factor: float = 0.5  # ReduceLROnPlateau on the validation loss, as the reference
+    plateau_patience: int = 5
+    early_stopping_patience: int | None = 10  # epochs without a better model; None = never
+    max_minutes: float | None = None  # wall-clock limit for the whole fit
+    device: str = "auto"
+    seed: int = 0
+    checkpoint_path: str | None = None  # where the best model is saved, if anywhere
+    progress: bool = True  # tqdm bars
+
+
+def set_seed(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def resolve_device(device: str = "auto") -> torch.device:
+    """"auto" picks cuda, then mps, then cpu."""
+    if device == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    return torch.device(device)
+
+
+class Trainer:
+    def __init__(self, model, train_loader, val_loader, vocabulary: Vocabulary,
+                 config: TrainerConfig | None = None, image_size: tuple[int, int] = (40, 150),
+                 metadata: dict | None = None):
+        self.config = config or TrainerConfig()
+        self.device = resolve_device(self.config.device)
+        self.model = model.to(self.device)
+        self.train_loader, self.val_loader = train_loader, val_loader
+        self.vocabulary, self.image_size = vocabulary, tuple(image_size)
+        self.metadata = metadata or {}
+        cfg = self.config
+        optimizer_class = torch.optim.AdamW if cfg.weight_decay else torch.optim.Adam
+        self.optimizer = optimizer_class(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+        self.scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(  # no verbose=: gone in torch 2.7
+            self.optimizer, factor=cfg.plateau_factor, patience=cfg.plateau_patience)
+        self.history: list[dict] = []
+        self.step = 0
+        self.best_key = (-1.0, -math.inf)  # (accuracy, -loss): higher is better
+        self.best_state = None
+        self._deadline = math.inf
+
+    # ---------------------------------------------------------------- one pass each
+
+    def _to_device(self, batch: dict):
+        return (batch["images"].to(self.device), batch["targets"].to(self.device),
+                batch["target_lengths"].to(self.device))
+
+    def _warm_up(self) -> None:
+        if self.step < self.config.warmup_steps:
+            scale = (self.step + 1) / self.config.warmup_steps
+            for group in self.optimizer.param_groups:
+                group["lr"] = self.config.lr * scale
+
+    def train_epoch(self) -> float:
+        """One pass over the training data; the mean batch loss."""
+        self.model.train()
+        total, batches = 0.0, 0
+        bar = tqdm(self.train_loader, desc="train", leave=False, disable=not self.config.progress)
+        for batch in bar:
+            images, targets, target_lengths = self._to_device(batch)
+            self._warm_up()
+            self.optimizer.zero_grad(set_to_none=True)
+            _, loss = self.model(images, targets, target_lengths)
+            loss.backward()
+            if self.config.grad_clip:
+                torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.config.grad_clip)
+            self.optimizer.step()
+            self.step += 1
+            total, batches = total + loss.item(), batches + 1
+            bar.set_postfix(loss=f"{loss.item():.3f}")
+            if time.monotonic() > self._deadline:
+                break  # the time limit: stop mid-epoch, then evaluate what we have
+        return total / max(batches, 1)
+
+    @torch.no_grad()
+    def evaluate(self, loader=None) -> dict:
+        """Loss, sequence accuracy and CER on `loader` (default: validation)."""
+        self.model.eval()
+        loader = loader or self.val_loader
+        total_loss, n, predictions, truths = 0.0, 0, [], []
+        for batch in tqdm(loader, desc="eval", leave=False, disable=not self.config.progress):
+            images, targets, target_lengths = self._to_device(batch)
+            logits, loss = self.model(images, targets, target_lengths)  # logits (T, B, C)
+            total_loss += loss.item() * len(images)
+            n += len(images)
+            predictions += greedy_decode(logits, self.vocabulary)
+            truths += batch["labels"]
+        return {"loss": total_loss / max(n, 1), "sequence_accuracy": sequence_accuracy(predictions, truths),
+                "cer": character_error_rate(predictions, truths), "predictions": predictions, "labels": truths}
+
+    # ---------------------------------------------------------------------- the loop
+
+    def fit(self, on_epoch=None) -> list[dict]:
+        """Train until epochs, early stopping or the time limit; keep the best weights.
+
+        `on_epoch(record)` is called after each epoch (the command line prints with it).
+        """
+        cfg = self.config
+        set_seed(cfg.seed)
+        start = time.monotonic()
+        self._deadline = start + cfg.max_minutes * 60 if cfg.max_minutes else math.inf
+        epochs_without_improvement = 0
+        for epoch in range(1, cfg.epochs + 1):
+            epoch_start = time.monotonic()
+            train_loss = self.train_epoch()
+            val = self.evaluate()
+            self.scheduler.step(val["loss"])
+            record = {"epoch": epoch, "train_loss": train_loss, "val_loss": val["loss"],
+                      "val_sequence_accuracy": val["sequence_accuracy"], "val_cer": val["cer"],
+                      "lr": self.optimizer.param_groups[0]["lr"],
+                      "seconds": time.monotonic() - epoch_start, "elapsed": time.monotonic() - start}
+            self.history.append(record)
+            key = (val["sequence_accuracy"], -val["loss"])
+            if key > self.best_key:
+                self.best_key, epochs_without_improvement = key, 0
+                self.best_state = copy.deepcopy(self.model.state_dict())
+                record["saved"] = self.save(epoch)
+            else:
+                epochs_without_improvement += 1
+            if on_epoch:
+                on_epoch(record)
+            if cfg.early_stopping_patience and epochs_without_improvement >= cfg.early_stopping_patience:
+                break
+            if time.monotonic() > self._deadline:
+                break
+        if self.best_state is not None:
+            self.model.load_state_dict(self.best_state)  # hand back the best model, not the last
+        return self.history
+
+    def save(self, epoch: int) -> bool:
+        if not self.config.checkpoint_path:
+            return False
+        best = self.history[-1]
+        metadata = {**self.metadata, "epoch": epoch, "val_sequence_accuracy": best["val_sequence_accuracy"],
+                    "val_cer": best["val_cer"], "val_loss": best["val_loss"],
+                    "trainer_config": asdict(self.config), "torch_version": torch.__version__}
+        save_checkpoint(Path(self.config.checkpoint_path), self.model, self.vocabulary, self.image_size, metadata)
+        return True

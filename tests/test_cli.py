@@ -1,0 +1,122 @@
+"""The command line, run for real in a subprocess as a user would."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from captcha_lib.data import label_from_path, list_images
+
+
+def cli(*args, cwd=None):
+    return subprocess.run([sys.executable, "-m", "captcha_lib", *map(str, args)], capture_output=True,
+                          text=True, cwd=cwd, timeout=300)
+
+
+def assert_clean_failure(result, *fragments):
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr
+    message = result.stderr.strip()
+    assert message.startswith("error: ") and len(message.splitlines()) == 1, message
+    for fragment in fragments:
+        assert fragment in message
+
+
+@pytest.fixture(scope="module")
+def trained_run(tiny_dataset, tmp_path_factory):
+    run_dir = tmp_path_factory.mktemp("run")
+    result = cli("train", "--data", tiny_dataset, "--out", run_dir, "--epochs", 2, "--batch-size", 8,
+                 "--no-progress", "--device", "cpu")
+    assert result.returncode == 0, result.stderr
+    return run_dir, result.stdout
+
+
+@pytest.mark.parametrize("command", [[], ["generate"], ["train"], ["evaluate"], ["predict"]])
+def test_help(command):
+    result = cli(*command, "--help")
+    assert result.returncode == 0 and "usage: python -m captcha_lib" in result.stdout
+
+
+def test_generate(tmp_path):
+    result = cli("generate", "--out", tmp_path / "D", "--train", 5, "--val", 2, "--seed", 1, "--length", 4,
+                 "--alphabet", "XY7")
+    assert result.returncode == 0, result.stderr
+    labels = [label_from_path(p) for p in list_images(tmp_path / "D" / "train")]
+    assert len(labels) == 5 and all(len(label) == 4 and set(label) <= set("XY7") for label in labels)
+    assert len(list_images(tmp_path / "D" / "val")) == 2
+
+
+def test_train_writes_checkpoint_and_history_and_prints_each_epoch(trained_run):
+    run_dir, stdout = trained_run
+    history = json.loads((run_dir / "history.json").read_text())
+    assert len(history) == 2
+    assert sum(line.startswith("epoch") for line in stdout.splitlines()) == 2
+    checkpoint = torch.load(run_dir / "model.pt", weights_only=True)
+    assert checkpoint["model_name"] == "crnn"
+
+
+def test_train_reference_model(tiny_dataset, tmp_path):
+    result = cli("train", "--data", tiny_dataset / "train", "--out", tmp_path, "--model", "reference",
+                 "--epochs", 1, "--val-fraction", 0.25, "--no-progress", "--lr", 1e-3, "--seed", 2)
+    assert result.returncode == 0, result.stderr
+    assert torch.load(tmp_path / "model.pt", weights_only=True)["model_name"] == "reference"
+
+
+def test_evaluate_prints_one_json_object(trained_run, tiny_dataset):
+    run_dir, _ = trained_run
+    result = cli("evaluate", "--checkpoint", run_dir / "model.pt", "--data", tiny_dataset)
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["n"] == 12
+    assert 0.0 <= report["sequence_accuracy"] <= 1.0 and report["cer"] >= 0.0
+
+
+def test_predict_prints_path_tab_text(trained_run, tiny_dataset):
+    run_dir, _ = trained_run
+    paths = list_images(tiny_dataset / "val")[:3]
+    result = cli("predict", "--checkpoint", run_dir / "model.pt", *paths)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert [line.split("\t")[0] for line in lines] == [str(p) for p in paths]
+    assert all(len(line.split("\t")) == 2 for line in lines)
+
+
+def test_missing_folder(tmp_path):
+    assert_clean_failure(cli("train", "--data", tmp_path / "nope", "--out", tmp_path / "run"), "nope", "does not exist")
+
+
+def test_folder_with_no_images(tmp_path):
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "empty" / "notes.txt").write_text("x")
+    assert_clean_failure(cli("train", "--data", tmp_path / "empty", "--out", tmp_path / "run"), "has no images")
+
+
+def test_bad_checkpoint(tmp_path, tiny_dataset):
+    bad = tmp_path / "model.pt"
+    bad.write_bytes(b"not a checkpoint")
+    assert_clean_failure(cli("evaluate", "--checkpoint", bad, "--data", tiny_dataset), "model.pt",
+                         "not a captcha_lib checkpoint")
+    image = list_images(tiny_dataset / "val")[0]
+    assert_clean_failure(cli("predict", "--checkpoint", bad, image), "not a captcha_lib checkpoint")
+
+
+def test_unknown_character(tiny_dataset, tmp_path, trained_run):
+    import shutil
+
+    data = tmp_path / "D"
+    shutil.copytree(tiny_dataset, data)
+    source = list_images(data / "val")[0]
+    source.rename(source.with_name("AZ1.png"))
+    assert_clean_failure(cli("train", "--data", data, "--out", tmp_path / "run", "--no-progress"), "AZ1.png", "'Z'")
+    run_dir, _ = trained_run
+    assert_clean_failure(cli("evaluate", "--checkpoint", run_dir / "model.pt", "--data", data), "AZ1.png", "'Z'")
+
+
+def test_corrupt_image(trained_run, tmp_path):
+    run_dir, _ = trained_run
+    bad = tmp_path / "ABC.png"
+    bad.write_bytes(b"garbage")
+    assert_clean_failure(cli("predict", "--checkpoint", run_dir / "model.pt", bad), "ABC.png", "not a readable image")
+    assert_clean_failure(cli("predict", "--checkpoint", run_dir / "model.pt", tmp_path / "none.png"), "does not exist")

@@ -1,0 +1,58 @@
+import pytest
+import torch
+
+from captcha_lib.ctc import best_path, ctc_loss, greedy_decode
+from captcha_lib.vocab import Vocabulary
+
+VOCAB = Vocabulary("25ABTbz")  # classes: blank=0, '2'=1, '5'=2, 'A'=3, 'B'=4, 'T'=5, 'b'=6, 'z'=7
+
+
+def logits_for(*paths: str) -> torch.Tensor:
+    """Hand-built (T, B, C) logits whose argmax spells each path; '_' is the blank."""
+    steps = len(paths[0])
+    logits = torch.zeros(steps, len(paths), VOCAB.num_classes)
+    for b, path in enumerate(paths):
+        for t, char in enumerate(path):
+            logits[t, b, 0 if char == "_" else VOCAB.encode(char)[0]] = 5.0
+    return logits
+
+
+def test_merge_repeats_before_dropping_blanks():
+    assert greedy_decode(logits_for("AA_A"), VOCAB) == ["AA"]
+    assert greedy_decode(logits_for("AAAA"), VOCAB) == ["A"]
+
+
+def test_doubled_letters_survive_and_batch_is_decoded_row_by_row():
+    paths = ("5_bb_b_zz_T_", "__2__A__B___", "____________")
+    assert greedy_decode(logits_for(*paths), VOCAB) == ["5bbzT", "2AB", ""]
+
+
+def test_best_path_returns_class_indices():
+    assert best_path(logits_for("_AA__B_")) == [[3, 4]]
+
+
+def test_ctc_loss_concatenated_targets_of_different_lengths_match_single_losses():
+    torch.manual_seed(0)
+    logits = torch.randn(12, 3, VOCAB.num_classes)
+    labels = ["AB", "25bz", "T"]
+    targets = torch.tensor([c for label in labels for c in VOCAB.encode(label)])
+    lengths = torch.tensor([len(label) for label in labels])
+    batch_loss = ctc_loss(logits, targets, lengths)
+    singles = [ctc_loss(logits[:, i:i + 1], torch.tensor(VOCAB.encode(label)), torch.tensor([len(label)]))
+               for i, label in enumerate(labels)]
+    assert torch.isfinite(batch_loss)
+    assert batch_loss.item() == pytest.approx(torch.stack(singles).mean().item(), rel=1e-5)
+
+
+def test_ctc_loss_is_lower_for_the_spelled_label():
+    logits = logits_for("_5_bb_b_z_T_")
+    right = ctc_loss(logits, torch.tensor(VOCAB.encode("5bbzT")), torch.tensor([5]))
+    wrong = ctc_loss(logits, torch.tensor(VOCAB.encode("5bzT")), torch.tensor([4]))
+    assert right < wrong
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_ctc_loss_on_cuda():
+    logits = torch.randn(12, 2, VOCAB.num_classes, device="cuda")
+    loss = ctc_loss(logits, torch.tensor([1, 2, 3]), torch.tensor([2, 1]))
+    assert loss.device.type == "cuda" and torch.isfinite(loss)

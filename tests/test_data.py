@@ -1,0 +1,158 @@
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from captcha_lib.data import (IMAGENET_MEAN, IMAGENET_STD, CaptchaDataset, collate_batch, label_from_path,
+                              list_images, load_datasets, load_image, make_loader, preprocess, split_paths,
+                              training_augmentation)
+from captcha_lib.errors import DataError, UnknownCharacterError
+from captcha_lib.generate import render
+from captcha_lib.vocab import Vocabulary
+
+
+def write_images(folder, names, style="default"):
+    folder.mkdir(parents=True, exist_ok=True)
+    for i, name in enumerate(names):
+        image = render(label_from_path(name), seed=i, style=style)
+        fmt = {"jpg": "JPEG", "jpeg": "JPEG"}.get(name.rsplit(".", 1)[1].lower())
+        image.convert("RGB").save(folder / name, format=fmt)
+    return folder
+
+
+@pytest.mark.parametrize("path,label", [
+    ("Dataset/train/8AE5T.jpg", "8AE5T"), ("8AE5T_3.png", "8AE5T"), ("x/y/abc.def.PNG", "abc"),
+])
+def test_label_from_file_name(path, label):
+    assert label_from_path(path) == label
+
+
+def test_list_images_takes_every_extension_in_any_case_and_ignores_other_files(tmp_path):
+    names = ["AB1.png", "AB2.JPG", "AB3.jpeg", "AB4.bmp", "AB5.gif", "AB6.webp", "AB7.PnG"]
+    write_images(tmp_path, names)
+    (tmp_path / "notes.txt").write_text("not an image")
+    (tmp_path / "sub").mkdir()
+    assert [p.name for p in list_images(tmp_path)] == sorted(names)
+
+
+def test_missing_and_empty_folders_are_clear_errors(tmp_path):
+    with pytest.raises(DataError, match="does not exist"):
+        list_images(tmp_path / "nope")
+    (tmp_path / "readme.md").write_text("x")
+    with pytest.raises(DataError, match="has no images"):
+        list_images(tmp_path)
+
+
+@pytest.mark.parametrize("mode", ["L", "P", "RGBA", "CMYK", "I;16", "1"])
+def test_any_image_mode_becomes_rgb(tmp_path, mode):
+    source = render("AB12", seed=1)
+    image = source.convert(mode) if mode != "I;16" else source.convert("L").convert("I;16")
+    path = tmp_path / ("AB12.tiff" if mode in ("CMYK", "I;16") else "AB12.png")
+    image.save(path)
+    array = load_image(path)
+    assert array.dtype == np.uint8 and array.ndim == 3 and array.shape[2] == 3
+    assert array.shape[:2] == (60, 160)
+
+
+def test_arrays_and_pil_images_load_too():
+    gray = np.full((50, 200), 128, dtype=np.uint8)
+    assert load_image(gray).shape == (50, 200, 3)
+    assert load_image(np.zeros((50, 200, 4), np.uint8)).shape == (50, 200, 3)
+    assert load_image(np.ones((50, 200, 3), np.float32)).max() == 255
+    assert load_image(Image.new("LA", (20, 10))).shape == (10, 20, 3)
+    with pytest.raises(DataError, match="image array"):
+        load_image(np.zeros((2, 3, 4, 5)))
+
+
+def test_truncated_file_still_loads(tmp_path):
+    path = tmp_path / "ABC.jpg"
+    render("ABC", seed=0).save(path, format="JPEG")
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) * 2 // 3])
+    assert load_image(path).shape == (60, 160, 3)
+
+
+def test_a_file_that_is_not_an_image_names_the_file(tmp_path):
+    path = tmp_path / "ABC.png"
+    path.write_bytes(b"this is not a png at all")
+    with pytest.raises(DataError, match="ABC.png.*not a readable image"):
+        load_image(path)
+    vocab = Vocabulary("ABC")
+    with pytest.raises(DataError, match="ABC.png"):
+        CaptchaDataset([path], vocab)
+
+
+def test_preprocess_is_resize_normalise_chw():
+    image = render("8AE5T", seed=3)
+    tensor = preprocess(image)
+    assert tensor.shape == (3, 40, 150) and tensor.dtype == torch.float32
+    # ImageNet normalisation: a pure white pixel maps to (1 - mean) / std per channel
+    white = preprocess(np.full((60, 160, 3), 255, np.uint8))
+    expected = [(1 - m) / s for m, s in zip(IMAGENET_MEAN, IMAGENET_STD)]
+    assert white[:, 0, 0].tolist() == pytest.approx(expected, rel=1e-5)
+    assert preprocess(image, (32, 100)).shape == (3, 32, 100)
+
+
+def test_reference_layout_and_flat_split(tmp_path):
+    write_images(tmp_path / "ref" / "train", ["AB1.png", "BA2.png"])
+    write_images(tmp_path / "ref" / "val", ["AB2.png"])
+    train, val = split_paths(tmp_path / "ref")
+    assert [p.name for p in train] == ["AB1.png", "BA2.png"] and [p.name for p in val] == ["AB2.png"]
+
+    names = [f"{a}{b}{c}.png" for a in "AB" for b in "12" for c in "AB12"] + ["AA11_1.png", "AA11_2.png", "AA11.png"]
+    write_images(tmp_path / "flat", names)
+    first = split_paths(tmp_path / "flat", val_fraction=0.25, seed=3)
+    again = split_paths(tmp_path / "flat", val_fraction=0.25, seed=3)
+    other = split_paths(tmp_path / "flat", val_fraction=0.25, seed=4)
+    assert first == again and first != other
+    train_labels = {label_from_path(p) for p in first[0]}
+    val_labels = {label_from_path(p) for p in first[1]}
+    assert not train_labels & val_labels  # copies of one label stay on one side
+    assert len(first[0]) + len(first[1]) == len(names)
+    assert len(val_labels) == 5  # ceil(0.25 * 17 distinct labels)
+
+
+def test_validation_label_with_unknown_character_names_file_and_character(tmp_path):
+    write_images(tmp_path / "train", ["AB1.png", "BA2.png"])
+    write_images(tmp_path / "val", ["AZ1.png"])
+    with pytest.raises(UnknownCharacterError) as info:
+        load_datasets(tmp_path)
+    assert "AZ1.png" in str(info.value) and "'Z'" in str(info.value)
+
+
+def test_dataset_batches_labels_of_different_lengths(tiny_dataset):
+    train, val = load_datasets(tiny_dataset)
+    assert len(train) == 48 and len(val) == 12
+    assert train.images.dtype == np.uint8 and train.images.shape == (48, 40, 150, 3)  # decoded once, cached
+    batch = next(iter(make_loader(train, batch_size=8)))
+    assert batch["images"].shape == (8, 3, 40, 150)
+    lengths = [len(label) for label in batch["labels"]]
+    assert batch["target_lengths"].tolist() == lengths
+    assert batch["targets"].shape == (sum(lengths),)
+    assert train.vocabulary.decode(batch["targets"][: lengths[0]].tolist()) == batch["labels"][0]
+
+
+def test_loader_order_depends_on_seed_only(tiny_dataset):
+    train, _ = load_datasets(tiny_dataset)
+    order = lambda seed: [b["labels"] for b in make_loader(train, 16, shuffle=True, seed=seed)]
+    assert order(1) == order(1) and order(1) != order(2)
+
+
+def test_augmentation_keeps_shape_and_is_seeded(tiny_dataset):
+    train, _ = load_datasets(tiny_dataset, augment=True)
+    assert train.augment is not None
+    item = train[0]
+    assert item["image"].shape == (3, 40, 150)
+    image = train.images[0]
+    a = [training_augmentation(seed=5)(image=image)["image"] for _ in range(2)]
+    assert np.array_equal(a[0], a[1])
+    assert not np.array_equal(training_augmentation(seed=6)(image=image)["image"], a[0])
+
+
+def test_collate_concatenates_targets():
+    samples = [{"image": torch.zeros(3, 40, 150), "target": torch.tensor([1, 2, 3]), "label": "ABC"},
+               {"image": torch.ones(3, 40, 150), "target": torch.tensor([4]), "label": "D"}]
+    batch = collate_batch(samples)
+    assert batch["targets"].tolist() == [1, 2, 3, 4]
+    assert batch["target_lengths"].tolist() == [3, 1]
+    assert batch["images"].shape == (2, 3, 40, 150)

@@ -1,0 +1,63 @@
+import random
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from captcha_lib.data import label_from_path, list_images
+from captcha_lib.errors import DataError
+from captcha_lib.generate import STYLES, generate_dataset, parse_length, random_labels, render
+
+
+def test_same_seed_same_labels_and_same_images(tmp_path):
+    for name in ("a", "b"):
+        generate_dataset(tmp_path / name, n_train=10, n_val=4, seed=3, workers=1)
+    files_a = [p.relative_to(tmp_path / "a") for p in (tmp_path / "a").rglob("*.png")]
+    files_b = [p.relative_to(tmp_path / "b") for p in (tmp_path / "b").rglob("*.png")]
+    assert sorted(files_a) == sorted(files_b) and len(files_a) == 14
+    for rel in files_a:
+        assert np.array_equal(np.asarray(Image.open(tmp_path / "a" / rel)), np.asarray(Image.open(tmp_path / "b" / rel)))
+    generate_dataset(tmp_path / "c", n_train=10, n_val=4, seed=4, workers=1)
+    assert sorted(p.name for p in (tmp_path / "c").rglob("*.png")) != sorted(p.name for p in files_a)
+
+
+def test_parallel_workers_write_the_same_files(tmp_path):
+    generate_dataset(tmp_path / "one", n_train=220, n_val=0, seed=1, length=2, alphabet="AB12", workers=1)
+    generate_dataset(tmp_path / "two", n_train=220, n_val=0, seed=1, length=2, alphabet="AB12", workers=2)
+    one, two = list_images(tmp_path / "one" / "train"), list_images(tmp_path / "two" / "train")
+    assert [p.name for p in one] == [p.name for p in two]
+    assert all(p.read_bytes() == q.read_bytes() for p, q in zip(one, two))
+    assert any("_" in p.name for p in one)  # 16 possible labels, 220 images: copies get suffixes
+
+
+def test_files_are_named_by_label_with_length_range_and_alphabet(tmp_path):
+    generate_dataset(tmp_path, n_train=30, n_val=5, seed=0, length="4-7", alphabet="xyz9", workers=1)
+    labels = [label_from_path(p) for p in list_images(tmp_path / "train")]
+    assert len(labels) == 30 and set("".join(labels)) <= set("xyz9")
+    assert {len(label) for label in labels} <= {4, 5, 6, 7} and len({len(label) for label in labels}) > 1
+
+
+@pytest.mark.parametrize("style", STYLES)
+def test_every_style_renders_deterministically(style):
+    a, b = render("5bbzt", seed=11, style=style), render("5bbzt", seed=11, style=style)
+    assert np.array_equal(np.asarray(a), np.asarray(b))
+    assert not np.array_equal(np.asarray(a), np.asarray(render("5bbzt", seed=12, style=style)))
+
+
+def test_bad_arguments_are_clear_errors(tmp_path):
+    with pytest.raises(DataError, match="length"):
+        parse_length("x")
+    with pytest.raises(DataError, match="length"):
+        parse_length("5-3")
+    with pytest.raises(DataError, match="alphabet"):
+        generate_dataset(tmp_path / "x", 1, 1, alphabet="AB_")
+    with pytest.raises(DataError, match="style"):
+        generate_dataset(tmp_path / "y", 1, 1, style="fancy")
+    generate_dataset(tmp_path / "z", 2, 1, workers=1)
+    with pytest.raises(DataError, match="not empty"):
+        generate_dataset(tmp_path / "z", 2, 1, workers=1)
+
+
+def test_random_labels_fixed_length():
+    labels = random_labels(50, random.Random(0), "AB", 3)
+    assert all(len(label) == 3 and set(label) <= {"A", "B"} for label in labels)

@@ -1,0 +1,42 @@
+import pytest
+import torch
+
+from captcha_lib.models import CRNN, DEFAULT_MODEL, MODELS, CaptchaModel, build_model, count_parameters
+
+
+def test_reference_model_matches_the_notebook():
+    model = CaptchaModel(num_characters=36)
+    assert count_parameters(model) == 228_005
+    names = [name for name, _ in model.named_children()]
+    assert names == ["conv1", "pool1", "conv2", "pool2", "gru", "output"]
+    assert (model.gru.input_size, model.gru.hidden_size, model.gru.num_layers) == (640, 32, 2)
+    assert model.gru.bidirectional and model.gru.dropout == 0.25
+    logits, loss = model(torch.randn(32, 3, 40, 150))
+    assert logits.shape == (37, 32, 37) and loss is None
+
+
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_models_return_logits_and_loss(name):
+    model = build_model(name, num_characters=10)
+    targets = torch.tensor([1, 2, 3, 4, 5, 6, 7])
+    logits, loss = model(torch.randn(2, 3, 40, 150), targets, torch.tensor([3, 4]))
+    assert logits.shape == (37, 2, 11)
+    assert loss.ndim == 0 and torch.isfinite(loss)
+    loss.backward()
+    assert all(p.grad is not None for p in model.parameters())
+
+
+@pytest.mark.parametrize("name", sorted(MODELS))
+@pytest.mark.parametrize("width,steps", [(100, 25), (150, 37), (200, 50)])
+def test_any_width_works_and_width_becomes_time(name, width, steps):
+    model = build_model(name, num_characters=5).eval()
+    logits, _ = model(torch.randn(1, 3, 40, width))
+    assert logits.shape == (steps, 1, 6)
+
+
+def test_default_model_is_the_crnn_and_config_rebuilds_it():
+    assert DEFAULT_MODEL == "crnn"
+    model = CRNN(num_characters=19)
+    clone = build_model(model.name, **model.config())
+    assert clone.config() == model.config()
+    clone.load_state_dict(model.state_dict())

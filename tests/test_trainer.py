@@ -1,0 +1,71 @@
+import json
+import math
+
+import torch
+
+from captcha_lib.checkpoint import load_checkpoint
+from captcha_lib.data import load_datasets, make_loader
+from captcha_lib.models import build_model
+from captcha_lib.recipes import recipe_config, train_run
+from captcha_lib.trainer import Trainer, TrainerConfig, resolve_device, set_seed
+
+HISTORY_KEYS = {"epoch", "train_loss", "val_loss", "val_sequence_accuracy", "val_cer", "lr", "seconds", "elapsed"}
+
+
+def tiny_trainer(dataset_dir, tmp_path, **config):
+    set_seed(0)
+    train, val = load_datasets(dataset_dir)
+    model = build_model("crnn", train.vocabulary.num_characters)
+    config = TrainerConfig(**{"lr": 3e-3, "progress": False, "checkpoint_path": str(tmp_path / "model.pt"), **config})
+    return Trainer(model, make_loader(train, 8, shuffle=True), make_loader(val, 16), train.vocabulary, config)
+
+
+def test_tiny_training_run_loss_is_finite_and_falls(tiny_dataset, tmp_path):
+    trainer = tiny_trainer(tiny_dataset, tmp_path, epochs=4, early_stopping_patience=None)
+    history = trainer.fit()
+    assert len(history) == 4
+    assert all(HISTORY_KEYS <= set(record) for record in history)
+    losses = [record["train_loss"] for record in history]
+    assert all(math.isfinite(loss) for loss in losses)
+    assert losses[-1] < losses[0]
+    assert all(0.0 <= r["val_sequence_accuracy"] <= 1.0 and r["val_cer"] >= 0.0 for r in history)
+    assert (tmp_path / "model.pt").is_file()  # the best epoch was saved
+    model, vocab, checkpoint = load_checkpoint(tmp_path / "model.pt")
+    assert vocab == trainer.vocabulary and checkpoint["metadata"]["epoch"] >= 1
+
+
+def test_time_limit_stops_training(tiny_dataset, tmp_path):
+    trainer = tiny_trainer(tiny_dataset, tmp_path, epochs=1000, max_minutes=0.05, early_stopping_patience=None)
+    history = trainer.fit()
+    assert len(history) < 1000
+    assert history[-1]["elapsed"] < 30
+
+
+def test_early_stopping_and_best_weights_are_restored(tiny_dataset, tmp_path):
+    trainer = tiny_trainer(tiny_dataset, tmp_path, epochs=50, lr=0.0, early_stopping_patience=2)
+    history = trainer.fit()  # lr 0: nothing improves after epoch 1
+    assert len(history) == 3
+    saved, _, _ = load_checkpoint(tmp_path / "model.pt")
+    for (name, a), b in zip(trainer.model.state_dict().items(), saved.state_dict().values()):
+        assert torch.equal(a.cpu(), b), name
+
+
+def test_same_seed_same_history(tiny_dataset, tmp_path):
+    runs = [tiny_trainer(tiny_dataset, tmp_path / str(i), epochs=2, progress=False).fit() for i in range(2)]
+    assert [r["train_loss"] for r in runs[0]] == [r["train_loss"] for r in runs[1]]
+
+
+def test_recipes_and_devices():
+    config, batch_size, augment = recipe_config("reference", lr=None, epochs=7)
+    assert (config.lr, config.epochs, batch_size, augment) == (1e-3, 7, 32, False)
+    assert resolve_device("cpu").type == "cpu"
+    assert resolve_device("auto").type in {"cpu", "cuda", "mps"}
+
+
+def test_train_run_writes_model_and_history(tiny_dataset, tmp_path):
+    lines = []
+    train_run(tiny_dataset, tmp_path / "run", epochs=2, batch_size=8, progress=False, log=lines.append)
+    history = json.loads((tmp_path / "run" / "history.json").read_text())
+    assert [r["epoch"] for r in history] == [1, 2]
+    assert (tmp_path / "run" / "model.pt").is_file()
+    assert sum(line.startswith("epoch") for line in lines) == 2
