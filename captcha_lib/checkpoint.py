@@ -7,8 +7,7 @@ pickled a LabelEncoder next to the weights instead; unpickling runs arbitrary co
 
 from __future__ import annotations
 
-import pickle
-import zipfile
+import json
 from pathlib import Path
 
 import torch
@@ -31,16 +30,22 @@ def save_checkpoint(path: str | Path, model: nn.Module, vocabulary: Vocabulary,
         "format": FORMAT,
         "version": VERSION,
         "model_name": model.name,
-        "model_config": model.config(),
+        "model_config": _plain(model.config()),
         "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
         "vocabulary": vocabulary.to_dict(),
         "image_size": list(image_size),
-        "metadata": metadata or {},
+        "metadata": _plain(metadata or {}),
     }
     partial = path.with_name(path.name + ".partial")
     torch.save(checkpoint, partial)
     partial.replace(path)
     return path
+
+
+def _plain(data: dict) -> dict:
+    """Only what JSON can hold (str subclasses like torch's version become str), so
+    `weights_only=True` loading never meets an object it refuses."""
+    return json.loads(json.dumps(data))
 
 
 def read_checkpoint(path: str | Path) -> dict:
@@ -50,7 +55,7 @@ def read_checkpoint(path: str | Path) -> dict:
         raise CheckpointError(f"checkpoint {path} does not exist")
     try:
         checkpoint = torch.load(path, map_location="cpu", weights_only=True)
-    except (pickle.UnpicklingError, RuntimeError, zipfile.BadZipFile, EOFError, ValueError, OSError) as exc:
+    except Exception as exc:  # noqa: BLE001 - torch.load raises many types on foreign bytes (even KeyError)
         first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise CheckpointError(f"{path} is not a captcha_lib checkpoint (torch.load failed: {first_line})") from None
     if not isinstance(checkpoint, dict) or checkpoint.get("format") != FORMAT:
@@ -69,7 +74,8 @@ def load_checkpoint(path: str | Path, device: str | torch.device = "cpu"
     """(model in eval mode on `device`, vocabulary, the whole checkpoint dict)."""
     checkpoint = read_checkpoint(path)
     vocabulary = Vocabulary.from_dict(checkpoint["vocabulary"])
-    model = build_model(checkpoint["model_name"], vocabulary.num_characters, **checkpoint["model_config"])
+    config = {**checkpoint["model_config"], "num_characters": vocabulary.num_characters}
+    model = build_model(checkpoint["model_name"], **config)
     try:
         model.load_state_dict(checkpoint["state_dict"])
     except RuntimeError as exc:

@@ -39,8 +39,8 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
 def label_from_path(path: str | Path) -> str:
-    """`Dataset/train/8AE5T_3.png` -> "8AE5T"."""
-    return Path(path).stem.split("_")[0]
+    """`Dataset/train/8AE5T_3.png` -> "8AE5T": the name up to the first `.` or `_`."""
+    return Path(path).name.split(".")[0].split("_")[0]
 
 
 def list_images(folder: str | Path) -> list[Path]:

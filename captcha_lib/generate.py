@@ -30,7 +30,9 @@ from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
 from .errors import DataError
 
-DEFAULT_ALPHABET = string.digits + string.ascii_uppercase  # 36 characters, as the reference
+# 0-9A-Z as in the reference, without 0/O and 1/I: in the captcha package's font, once warped,
+# they are the same shape, and a quarter of 5-character labels would hold an unreadable one.
+DEFAULT_ALPHABET = "".join(c for c in string.digits + string.ascii_uppercase if c not in "0O1I")
 DEFAULT_LENGTH = 5
 STYLES = ("default", "lines", "gray")
 _FONT_DIR = Path(matplotlib.get_data_path()) / "fonts" / "ttf"

@@ -52,46 +52,51 @@ class CaptchaModel(nn.Module):
         return logits, loss
 
 
-def _conv_block(in_channels: int, out_channels: int, pool: tuple[int, int]) -> nn.Sequential:
+def _conv_block(in_channels: int, out_channels: int) -> nn.Sequential:
     # BatchNorm keeps activations at a sane scale from the first step, so the GRU gets
     # informative features early and the "predict only blanks" minimum is left quickly.
+    # Pooling comes before BatchNorm and ReLU: they then touch a quarter of the values
+    # (max-pooling commutes with ReLU), which is most of a CPU's time in this model.
     return nn.Sequential(
         nn.Conv2d(in_channels, out_channels, kernel_size=3, padding=1, bias=False),
+        nn.MaxPool2d(2),
         nn.BatchNorm2d(out_channels),
         nn.ReLU(inplace=True),
-        nn.MaxPool2d(pool),
     )
 
 
 class CRNN(nn.Module):
-    """Conv blocks with batch norm -> projection -> 2-layer BiGRU -> classifier.
+    """Conv blocks with batch norm -> projection -> 2-layer BiGRU with a skip -> classifier.
 
     Why each part:
     * three conv blocks with BatchNorm: stable, fast-learning features;
-    * the last pool halves only the height, so 150 pixels give T = 37 timesteps,
-      enough for 7-character labels with doubled letters (a blank must separate them);
-    * a Linear projection (channels x rows -> `hidden_size`) before the GRU: the GRU
-      reads a compact feature, which trains faster than 640 raw values per step;
-    * dropout before the classifier, since CAPTCHA sets are small.
+    * three 2x2 poolings: 150 pixels give T = 18 timesteps, room for 7-character labels
+      with doubled letters (a blank must separate them), and half the sequential GRU
+      steps of the reference's T = 37;
+    * a Linear projection (channels x rows -> `hidden_size`) before the GRU: the GRU reads
+      a compact feature instead of hundreds of raw values per step;
+    * a skip connection around the GRU (`residual`): the classifier sees the conv features
+      directly, so the CNN gets a strong gradient from the first steps and the model leaves
+      the all-blank plateau quickly; the GRU adds left/right context on top;
+    * channels-last memory layout: oneDNN's faster CPU kernels (about 1.2x here).
     """
 
     name = "crnn"
 
-    def __init__(self, num_characters: int, channels: tuple[int, int, int] = (32, 64, 96),
-                 hidden_size: int = 128, image_height: int = 40, dropout: float = 0.2,
-                 width_pool: int = 1, residual: bool = True):
+    def __init__(self, num_characters: int, channels: tuple[int, int, int] = (16, 32, 64),
+                 hidden_size: int = 96, image_height: int = 40, dropout: float = 0.2, residual: bool = True):
         super().__init__()
         self.num_characters = num_characters
         self.channels = tuple(channels)
         self.hidden_size = hidden_size
         self.image_height = image_height
         self.dropout = dropout
-        self.width_pool, self.residual = width_pool, residual
+        self.residual = residual
         c1, c2, c3 = self.channels
         self.features = nn.Sequential(
-            _conv_block(3, c1, pool=(2, 2)),  # (B, c1, H/2, W/2)
-            _conv_block(c1, c2, pool=(2, 2)),  # (B, c2, H/4, W/4)
-            _conv_block(c2, c3, pool=(2, width_pool)),  # (B, c3, H/8, W/4): keep the width
+            _conv_block(3, c1),  # (B, c1, H/2, W/2)
+            _conv_block(c1, c2),  # (B, c2, H/4, W/4)
+            _conv_block(c2, c3),  # (B, c3, H/8, W/8)
         )
         self.projection = nn.Sequential(
             nn.Linear(c3 * (image_height // 8), hidden_size), nn.ReLU(inplace=True), nn.Dropout(dropout))
@@ -102,14 +107,15 @@ class CRNN(nn.Module):
     def config(self) -> dict:
         return {"num_characters": self.num_characters, "channels": list(self.channels),
                 "hidden_size": self.hidden_size, "image_height": self.image_height, "dropout": self.dropout,
-                "width_pool": self.width_pool, "residual": self.residual}
+                "residual": self.residual}
 
     def forward(self, images, targets=None, target_lengths=None):
-        x = self.features(images)  # (B, c3, 5, W/4) for 40-pixel-high images
+        images = images.contiguous(memory_format=torch.channels_last)
+        x = self.features(images)  # (B, c3, 5, W/8) for 40-pixel-high images
         x = x.permute(0, 3, 1, 2).flatten(2)  # (B, T, c3 * 5): one column per timestep
         x = self.projection(x)  # (B, T, hidden)
-        r, _ = self.gru(x)  # (B, T, hidden): both directions concatenated
-        x = x + r if self.residual else r
+        context, _ = self.gru(x)  # (B, T, hidden): both directions concatenated
+        x = x + context if self.residual else context
         logits = self.output(x).permute(1, 0, 2)  # (T, B, num_characters + 1)
         loss = ctc_loss(logits, targets, target_lengths) if targets is not None else None
         return logits, loss
@@ -123,9 +129,25 @@ def build_model(name: str, num_characters: int, **config) -> nn.Module:
     """A model by its name in MODELS; `config` as stored in a checkpoint."""
     if name not in MODELS:
         raise ValueError(f"unknown model {name!r}; choose one of {', '.join(MODELS)}")
-    config.pop("num_characters", None)
     return MODELS[name](num_characters, **config)
 
 
 def count_parameters(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
+
+
+def receptive_field(model: nn.Module) -> tuple[int, int]:
+    """(height, width) in input pixels that one column of conv features sees, before the GRU.
+
+    Walks the Conv2d and MaxPool2d layers in definition order: each adds (kernel - 1) * jump,
+    and each stride multiplies the jump (the input distance between neighbouring outputs).
+    """
+    size, jump = [1, 1], [1, 1]
+    for layer in model.modules():
+        if isinstance(layer, (nn.Conv2d, nn.MaxPool2d)):
+            kernel = layer.kernel_size if isinstance(layer.kernel_size, tuple) else (layer.kernel_size,) * 2
+            stride = layer.stride if isinstance(layer.stride, tuple) else (layer.stride,) * 2
+            for axis in (0, 1):
+                size[axis] += (kernel[axis] - 1) * jump[axis]
+                jump[axis] *= stride[axis]
+    return size[0], size[1]

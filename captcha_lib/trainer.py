@@ -29,11 +29,14 @@ from .vocab import Vocabulary
 @dataclass
 class TrainerConfig:
     epochs: int = 50
+    steps: int | None = None  # total optimiser steps; if set, training ends there (epochs is then a cap)
     lr: float = 1e-3
     weight_decay: float = 0.0  # > 0 switches Adam to AdamW (decoupled decay)
     warmup_steps: int = 0  # linear warm-up of the learning rate, in batches
     grad_clip: float | None = None  # max gradient norm; None = no clipping
-    plateau_factor: float = 0.5  # ReduceLROnPlateau on the validation loss, as the reference
+    schedule: str = "plateau"  # "plateau": ReduceLROnPlateau on val loss, as the reference;
+    #                            "cosine": decay to 2% of lr over the budget (epochs or max_minutes)
+    plateau_factor: float = 0.5
     plateau_patience: int = 5
     early_stopping_patience: int | None = 10  # epochs without a better model; None = never
     max_minutes: float | None = None  # wall-clock limit for the whole fit
@@ -80,6 +83,9 @@ class Trainer:
         self.best_key = (-1.0, -math.inf)  # (accuracy, -loss): higher is better
         self.best_state = None
         self._deadline = math.inf
+        self._start = time.monotonic()
+        if self.config.schedule not in ("plateau", "cosine"):
+            raise ValueError(f"schedule must be 'plateau' or 'cosine', got {self.config.schedule!r}")
 
     # ---------------------------------------------------------------- one pass each
 
@@ -87,20 +93,39 @@ class Trainer:
         return (batch["images"].to(self.device), batch["targets"].to(self.device),
                 batch["target_lengths"].to(self.device))
 
-    def _warm_up(self) -> None:
-        if self.step < self.config.warmup_steps:
-            scale = (self.step + 1) / self.config.warmup_steps
-            for group in self.optimizer.param_groups:
-                group["lr"] = self.config.lr * scale
+    def _total_steps(self) -> int:
+        epoch_steps = self.config.epochs * max(len(self.train_loader), 1)
+        return min(self.config.steps, epoch_steps) if self.config.steps else epoch_steps
+
+    def _budget_used(self) -> float:
+        """Fraction of the training budget spent: steps of all epochs, or the time limit."""
+        used = self.step / self._total_steps()
+        if self.config.max_minutes:
+            used = max(used, (time.monotonic() - self._start) / (self.config.max_minutes * 60))
+        return min(used, 1.0)
+
+    def _set_lr(self) -> None:
+        """Per-step learning rate: linear warm-up, then cosine decay if asked for."""
+        cfg = self.config
+        if cfg.schedule == "cosine":
+            lr = cfg.lr * (0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * self._budget_used())))
+        elif self.step <= cfg.warmup_steps:
+            lr = cfg.lr  # plateau: the scheduler lowers it after warm-up
+        else:
+            return
+        if self.step < cfg.warmup_steps:
+            lr *= (self.step + 1) / cfg.warmup_steps
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
 
     def train_epoch(self) -> float:
         """One pass over the training data; the mean batch loss."""
         self.model.train()
-        total, batches = 0.0, 0
+        total, batches, self.epoch_images = 0.0, 0, 0
         bar = tqdm(self.train_loader, desc="train", leave=False, disable=not self.config.progress)
         for batch in bar:
             images, targets, target_lengths = self._to_device(batch)
-            self._warm_up()
+            self._set_lr()
             self.optimizer.zero_grad(set_to_none=True)
             _, loss = self.model(images, targets, target_lengths)
             loss.backward()
@@ -109,9 +134,10 @@ class Trainer:
             self.optimizer.step()
             self.step += 1
             total, batches = total + loss.item(), batches + 1
+            self.epoch_images += len(images)
             bar.set_postfix(loss=f"{loss.item():.3f}")
-            if time.monotonic() > self._deadline:
-                break  # the time limit: stop mid-epoch, then evaluate what we have
+            if time.monotonic() > self._deadline or self.step >= self._total_steps():
+                break  # the time limit or the step budget: stop mid-epoch, evaluate what we have
         return total / max(batches, 1)
 
     @torch.no_grad()
@@ -139,18 +165,22 @@ class Trainer:
         """
         cfg = self.config
         set_seed(cfg.seed)
-        start = time.monotonic()
+        start = self._start = time.monotonic()
         self._deadline = start + cfg.max_minutes * 60 if cfg.max_minutes else math.inf
         epochs_without_improvement = 0
         for epoch in range(1, cfg.epochs + 1):
             epoch_start = time.monotonic()
             train_loss = self.train_epoch()
+            train_seconds = time.monotonic() - epoch_start
             val = self.evaluate()
-            self.scheduler.step(val["loss"])
+            if cfg.schedule == "plateau":
+                self.scheduler.step(val["loss"])
             record = {"epoch": epoch, "train_loss": train_loss, "val_loss": val["loss"],
                       "val_sequence_accuracy": val["sequence_accuracy"], "val_cer": val["cer"],
                       "lr": self.optimizer.param_groups[0]["lr"],
-                      "seconds": time.monotonic() - epoch_start, "elapsed": time.monotonic() - start}
+                      "seconds": time.monotonic() - epoch_start, "train_seconds": train_seconds,
+                      "train_images": self.epoch_images,
+                      "elapsed": time.monotonic() - start}
             self.history.append(record)
             key = (val["sequence_accuracy"], -val["loss"])
             if key > self.best_key:
@@ -163,7 +193,7 @@ class Trainer:
                 on_epoch(record)
             if cfg.early_stopping_patience and epochs_without_improvement >= cfg.early_stopping_patience:
                 break
-            if time.monotonic() > self._deadline:
+            if time.monotonic() > self._deadline or self.step >= self._total_steps():
                 break
         if self.best_state is not None:
             self.model.load_state_dict(self.best_state)  # hand back the best model, not the last

@@ -8,8 +8,8 @@ so the vocabulary here *is* that string: plain data that a checkpoint stores as-
     >>> vocab.characters
     '2358ABCETX'
     >>> vocab.encode("8AE5T")      # +1: class 0 is the blank
-    [4, 5, 8, 3, 10]
-    >>> vocab.decode([4, 5, 8, 3, 10])
+    [4, 5, 8, 3, 9]
+    >>> vocab.decode([4, 5, 8, 3, 9])
     '8AE5T'
 """
 

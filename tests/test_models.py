@@ -1,7 +1,8 @@
 import pytest
 import torch
 
-from captcha_lib.models import CRNN, DEFAULT_MODEL, MODELS, CaptchaModel, build_model, count_parameters
+from captcha_lib.models import (CRNN, DEFAULT_MODEL, MODELS, CaptchaModel, build_model, count_parameters,
+                                receptive_field)
 
 
 def test_reference_model_matches_the_notebook():
@@ -15,23 +16,31 @@ def test_reference_model_matches_the_notebook():
     assert logits.shape == (37, 32, 37) and loss is None
 
 
+TIME_STEPS = {"reference": 37, "crnn": 18}  # 150 pixels / 4 and / 8
+
+
 @pytest.mark.parametrize("name", sorted(MODELS))
 def test_models_return_logits_and_loss(name):
     model = build_model(name, num_characters=10)
     targets = torch.tensor([1, 2, 3, 4, 5, 6, 7])
     logits, loss = model(torch.randn(2, 3, 40, 150), targets, torch.tensor([3, 4]))
-    assert logits.shape == (37, 2, 11)
+    assert logits.shape == (TIME_STEPS[name], 2, 11)
     assert loss.ndim == 0 and torch.isfinite(loss)
     loss.backward()
     assert all(p.grad is not None for p in model.parameters())
 
 
-@pytest.mark.parametrize("name", sorted(MODELS))
-@pytest.mark.parametrize("width,steps", [(100, 25), (150, 37), (200, 50)])
-def test_any_width_works_and_width_becomes_time(name, width, steps):
+@pytest.mark.parametrize("name,downsampling", [("reference", 4), ("crnn", 8)])
+@pytest.mark.parametrize("width", [100, 150, 200, 333])
+def test_any_width_works_and_width_becomes_time(name, downsampling, width):
     model = build_model(name, num_characters=5).eval()
     logits, _ = model(torch.randn(1, 3, 40, width))
-    assert logits.shape == (steps, 1, 6)
+    assert logits.shape == (width // downsampling, 1, 6)
+
+
+def test_receptive_field():
+    assert receptive_field(CaptchaModel(36)) == (10, 10)  # 3x3 conv, pool, 3x3 conv, pool
+    assert receptive_field(CRNN(36)) == (22, 22)
 
 
 def test_default_model_is_the_crnn_and_config_rebuilds_it():

@@ -15,7 +15,7 @@ def test_vocabulary_is_sorted_characters_with_blank_at_zero():
 def test_encode_adds_one_and_decode_inverts():
     vocab = Vocabulary.from_labels(["8AE5T", "BC3X2"])
     encoded = vocab.encode("8AE5T")
-    assert encoded == [4, 5, 8, 3, 10]
+    assert encoded == [4, 5, 8, 3, 9]
     assert min(encoded) >= 1  # 0 is the blank
     assert vocab.decode(encoded) == "8AE5T"
     assert vocab.decode([0, 4, 0, 0, 5]) == "8A"  # blanks are skipped

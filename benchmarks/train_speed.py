@@ -1,0 +1,116 @@
+"""Training speed: the reference recipe against the default, same data, same wall-clock budget.
+
+For each model and seed it prints the time to 50/90/95/99% validation sequence accuracy,
+the final and best accuracy, training images/s and whether the model ended on the
+all-blank plateau; then the medians over seeds and the ratios default/reference.
+
+    python benchmarks/train_speed.py                          # a generated real-world stand-in, 2 min
+    python benchmarks/train_speed.py --data Dataset --minutes 5 --models crnn
+    python benchmarks/train_speed.py --data my_captchas --seeds 0 1 2
+
+Without --data it renders (once) a stand-in for the widely used real CAPTCHA set:
+936 train / 104 val grayscale 200x50 images, 5 characters from 19 symbols, a noise line
+(`--style lines` or `gray`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+from pathlib import Path
+
+import torch
+
+from captcha_lib import RECIPES, build_model, load_datasets, make_loader, set_seed
+from captcha_lib.course import ensure_standin
+from captcha_lib.recipes import recipe_config
+from captcha_lib.trainer import Trainer
+
+THRESHOLDS = (0.50, 0.90, 0.95, 0.99)
+
+
+def run(data: Path, model_name: str, seed: int, minutes: float) -> dict:
+    config, batch_size, augment = recipe_config(model_name, max_minutes=minutes, epochs=10_000, seed=seed,
+                                                progress=False, early_stopping_patience=None, device="cpu")
+    set_seed(seed)
+    train_set, val_set = load_datasets(data, seed=seed, augment=augment)
+    model = build_model(model_name, num_characters=train_set.vocabulary.num_characters)
+    trainer = Trainer(model, make_loader(train_set, batch_size, shuffle=True, seed=seed),
+                      make_loader(val_set, 256), train_set.vocabulary, config)
+    history = trainer.fit()
+    final = trainer.evaluate()  # the best weights, restored by fit
+    reached = {t: next((r["elapsed"] for r in history if r["val_sequence_accuracy"] >= t), None) for t in THRESHOLDS}
+    return {
+        "model": model_name, "seed": seed, "epochs": len(history), "reached": reached,
+        "final_accuracy": history[-1]["val_sequence_accuracy"], "best_accuracy": final["sequence_accuracy"],
+        "images_per_second": sum(r["train_images"] for r in history) / sum(r["train_seconds"] for r in history),
+        "all_blank": all(p == "" for p in final["predictions"]), "elapsed": history[-1]["elapsed"],
+    }
+
+
+def fmt_time(seconds: float | None) -> str:
+    return "not reached" if seconds is None else f"{seconds:6.1f}s"
+
+
+def median_time(results: list[dict], threshold: float) -> float | None:
+    """Median over seeds, counting a seed that never reached the threshold as infinitely slow."""
+    times = sorted(r["reached"][threshold] if r["reached"][threshold] is not None else float("inf") for r in results)
+    value = statistics.median(times)
+    return None if value == float("inf") else value
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", type=Path, help="data folder (default: a generated stand-in)")
+    parser.add_argument("--style", default="lines", choices=["lines", "gray"], help="stand-in style without --data")
+    parser.add_argument("--minutes", type=float, default=2.0, help="wall-clock budget per run")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0])
+    parser.add_argument("--models", nargs="+", default=["reference", "crnn"], choices=sorted(RECIPES))
+    args = parser.parse_args(argv)
+    data = args.data or ensure_standin(args.style)
+    print(f"data {data} | budget {args.minutes} min per run | seeds {args.seeds} | torch {torch.__version__}, "
+          f"{torch.get_num_threads()} threads")
+
+    header = (f"{'model':10} {'seed':>4} " + " ".join(f"{f'to {t:.0%}':>12}" for t in THRESHOLDS)
+              + f" {'final':>7} {'best':>7} {'img/s':>7} {'epochs':>6} all-blank")
+    print(header)
+    results: dict[str, list[dict]] = {m: [] for m in args.models}
+    for seed in args.seeds:
+        for model_name in args.models:
+            r = run(data, model_name, seed, args.minutes)
+            results[model_name].append(r)
+            print(f"{model_name:10} {seed:4d} " + " ".join(f"{fmt_time(r['reached'][t]):>12}" for t in THRESHOLDS)
+                  + f" {r['final_accuracy']:7.2%} {r['best_accuracy']:7.2%} {r['images_per_second']:7.1f}"
+                  f" {r['epochs']:6d} {'YES' if r['all_blank'] else 'no'}", flush=True)
+
+    print("\nmedians over seeds")
+    medians = {}
+    for model_name, runs in results.items():
+        medians[model_name] = {
+            "reached": {t: median_time(runs, t) for t in THRESHOLDS},
+            "final": statistics.median(r["final_accuracy"] for r in runs),
+            "best": statistics.median(r["best_accuracy"] for r in runs),
+            "ips": statistics.median(r["images_per_second"] for r in runs),
+            "blank": sum(r["all_blank"] for r in runs),
+        }
+        m = medians[model_name]
+        print(f"{model_name:10} {'':4} " + " ".join(f"{fmt_time(m['reached'][t]):>12}" for t in THRESHOLDS)
+              + f" {m['final']:7.2%} {m['best']:7.2%} {m['ips']:7.1f}        all-blank runs: {m['blank']}/{len(runs)}")
+
+    if {"reference", "crnn"} <= set(medians):
+        ref, new = medians["reference"], medians["crnn"]
+        print("\nratios, crnn against reference (same data, same budget, same run)")
+        for t in THRESHOLDS:
+            a, b = ref["reached"][t], new["reached"][t]
+            if a is not None and b is not None:
+                print(f"  time to {t:.0%}: {a / b:.1f}x faster")
+            else:
+                print(f"  time to {t:.0%}: reference {fmt_time(a).strip()}, crnn {fmt_time(b).strip()}")
+        print(f"  best accuracy: {new['best']:.2%} vs {ref['best']:.2%}")
+        print(f"  training images/s: {new['ips'] / ref['ips']:.2f}x")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
