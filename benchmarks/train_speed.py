@@ -5,7 +5,7 @@ the final and best accuracy, training images/s and whether the model ended on th
 all-blank plateau; then the medians over seeds and the ratios default/reference.
 
     python benchmarks/train_speed.py                          # a generated real-world stand-in, 2 min
-    python benchmarks/train_speed.py --data Dataset --minutes 5 --models crnn
+    python benchmarks/train_speed.py --data Dataset --minutes 0 --models crnn   # the default `train`
     python benchmarks/train_speed.py --data my_captchas --seeds 0 1 2
 
 Without --data it renders (once) a stand-in for the widely used real CAPTCHA set:
@@ -31,8 +31,10 @@ THRESHOLDS = (0.50, 0.90, 0.95, 0.99)
 
 
 def run(data: Path, model_name: str, seed: int, minutes: float) -> dict:
-    config, batch_size, augment = recipe_config(model_name, max_minutes=minutes, epochs=10_000, seed=seed,
-                                                progress=False, early_stopping_patience=None, device="cpu")
+    # A budget: train until it ends, whatever the recipe's epochs or steps. No budget: the
+    # recipe as `python -m captcha_lib train` runs it.
+    budget = {"max_minutes": minutes, "epochs": 10_000, "early_stopping_patience": None} if minutes else {}
+    config, batch_size, augment = recipe_config(model_name, seed=seed, progress=False, device="cpu", **budget)
     set_seed(seed)
     train_set, val_set = load_datasets(data, seed=seed, augment=augment)
     model = build_model(model_name, num_characters=train_set.vocabulary.num_characters)
@@ -40,12 +42,14 @@ def run(data: Path, model_name: str, seed: int, minutes: float) -> dict:
                       make_loader(val_set, 256), train_set.vocabulary, config)
     history = trainer.fit()
     final = trainer.evaluate()  # the best weights, restored by fit
+    doubled = [(p, t) for p, t in zip(final["predictions"], final["labels"]) if any(a == b for a, b in zip(t, t[1:]))]
     reached = {t: next((r["elapsed"] for r in history if r["val_sequence_accuracy"] >= t), None) for t in THRESHOLDS}
     return {
         "model": model_name, "seed": seed, "epochs": len(history), "reached": reached,
         "final_accuracy": history[-1]["val_sequence_accuracy"], "best_accuracy": final["sequence_accuracy"],
         "images_per_second": sum(r["train_images"] for r in history) / sum(r["train_seconds"] for r in history),
         "all_blank": all(p == "" for p in final["predictions"]), "elapsed": history[-1]["elapsed"],
+        "doubled": (sum(p == t for p, t in doubled), len(doubled)),
     }
 
 
@@ -64,7 +68,8 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, help="data folder (default: a generated stand-in)")
     parser.add_argument("--style", default="lines", choices=["lines", "gray"], help="stand-in style without --data")
-    parser.add_argument("--minutes", type=float, default=2.0, help="wall-clock budget per run")
+    parser.add_argument("--minutes", type=float, default=2.0,
+                        help="wall-clock budget per run; 0: each recipe's own budget, as `train` runs it")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
     parser.add_argument("--models", nargs="+", default=["reference", "crnn"], choices=sorted(RECIPES))
     args = parser.parse_args(argv)
@@ -73,7 +78,7 @@ def main(argv=None) -> int:
           f"{torch.get_num_threads()} threads")
 
     header = (f"{'model':10} {'seed':>4} " + " ".join(f"{f'to {t:.0%}':>12}" for t in THRESHOLDS)
-              + f" {'final':>7} {'best':>7} {'img/s':>7} {'epochs':>6} all-blank")
+              + f" {'final':>7} {'best':>7} {'img/s':>7} {'epochs':>6} all-blank doubled-letters")
     print(header)
     results: dict[str, list[dict]] = {m: [] for m in args.models}
     for seed in args.seeds:
@@ -82,7 +87,8 @@ def main(argv=None) -> int:
             results[model_name].append(r)
             print(f"{model_name:10} {seed:4d} " + " ".join(f"{fmt_time(r['reached'][t]):>12}" for t in THRESHOLDS)
                   + f" {r['final_accuracy']:7.2%} {r['best_accuracy']:7.2%} {r['images_per_second']:7.1f}"
-                  f" {r['epochs']:6d} {'YES' if r['all_blank'] else 'no'}", flush=True)
+                  f" {r['epochs']:6d} {'YES' if r['all_blank'] else 'no':>9} {r['doubled'][0]}/{r['doubled'][1]} read",
+                  flush=True)
 
     print("\nmedians over seeds")
     medians = {}

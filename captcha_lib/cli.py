@@ -97,7 +97,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--val-fraction", type=float, default=0.1, help="for a flat folder (default: 0.1)")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, mps")
     p.add_argument("--augment", action=argparse.BooleanOptionalAction, default=None,
-                   help="training augmentation (default: the model's recipe)")
+                   help="training augmentation (default: the recipe's; the default model augments sets "
+                        "of fewer than 5,000 images)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.set_defaults(run=_train)
 

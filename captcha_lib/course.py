@@ -20,7 +20,8 @@ from .recipes import DEFAULT_TRAIN_SIZE, DEFAULT_VAL_SIZE, train_run
 
 FAST = os.environ.get("CAPTCHA_FAST", "") not in ("", "0")
 # The repository: notebooks run in notebooks/, scripts and Colab cells in the repository root.
-ROOT = Path.cwd().parent if Path.cwd().name == "notebooks" else Path.cwd()
+# Relative, so that nothing printed in a notebook names a user's folders.
+ROOT = Path("..") if Path.cwd().name == "notebooks" else Path(".")
 DATA_DIR = ROOT / "Dataset" / "fast" if FAST else ROOT / "Dataset"
 RUNS_DIR = ROOT / "runs" / ("fast" if FAST else "course")
 FAST_TRAIN_SIZE, FAST_VAL_SIZE = 3000, 300
@@ -38,7 +39,7 @@ def ensure_dataset(data_dir: Path = DATA_DIR, seed: int = 0) -> Path:
     except CaptchaError:
         pass
     n_train, n_val = (FAST_TRAIN_SIZE, FAST_VAL_SIZE) if FAST else (DEFAULT_TRAIN_SIZE, DEFAULT_VAL_SIZE)
-    print(f"rendering {n_train} + {n_val} CAPTCHAs into {data_dir.relative_to(ROOT)} (once) ...")
+    print(f"rendering {n_train} + {n_val} CAPTCHAs into {data_dir} (once) ...")
     generate_dataset(data_dir, n_train=n_train, n_val=n_val, seed=seed)
     return data_dir
 
@@ -48,7 +49,7 @@ def ensure_standin(style: str = "lines", seed: int = 1) -> Path:
     5 characters from 19 symbols, a noise line through the text (style `lines` or `gray`)."""
     data_dir = ROOT / "Dataset" / f"standin-{style}-{seed}"
     if not (data_dir / "val").is_dir():
-        print(f"rendering the {style} stand-in into {data_dir.relative_to(ROOT)} (once) ...")
+        print(f"rendering the {style} stand-in into {data_dir} (once) ...")
         generate_dataset(data_dir, n_train=936, n_val=104, seed=seed, length=5, alphabet=STANDIN_ALPHABET,
                          style=style)
     return data_dir

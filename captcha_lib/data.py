@@ -211,15 +211,24 @@ def make_loader(dataset: CaptchaDataset, batch_size: int = 32, shuffle: bool = F
                       generator=generator, num_workers=num_workers)
 
 
+# Below this many training images, "auto" augments: a small set is memorised quickly, and
+# augmentation made 936-image runs reach 99% on every seed (3/3 instead of 2/3). Above it,
+# fresh images already give variety and augmentation only costs time (about 20% per image).
+SMALL_TRAINING_SET = 5000
+
+
 def load_datasets(data_dir: str | Path, val_fraction: float = 0.1, seed: int = 0,
-                  image_size: tuple[int, int] = IMAGE_SIZE, augment: bool = False,
+                  image_size: tuple[int, int] = IMAGE_SIZE, augment: bool | str = False,
                   vocabulary: Vocabulary | None = None) -> tuple[CaptchaDataset, CaptchaDataset]:
     """Train and validation datasets from a data folder.
 
     The vocabulary is learned from the training labels unless given (a checkpoint's);
     a validation label with a character outside it is an error naming the file.
+    `augment`: True, False, or "auto" (only for fewer than SMALL_TRAINING_SET images).
     """
     train_paths, val_paths = split_paths(data_dir, val_fraction, seed)
+    if augment == "auto":
+        augment = len(train_paths) < SMALL_TRAINING_SET
     if vocabulary is None:
         vocabulary = Vocabulary.from_labels(label_from_path(p) for p in train_paths)
     val = CaptchaDataset(val_paths, vocabulary, image_size)  # small: its label check fails fast

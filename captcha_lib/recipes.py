@@ -25,7 +25,7 @@ RECIPES = {
                   "plateau_patience": 5, "early_stopping_patience": 10},
     # The default: a fixed budget of optimiser steps (whatever the data set's size), a short
     # warm-up, then a cosine decay that ends with the budget (or with --max-minutes).
-    "crnn": {"epochs": 1000, "steps": 5000, "lr": 4e-3, "batch_size": 32, "augment": False,
+    "crnn": {"epochs": 1000, "steps": 5000, "lr": 4e-3, "batch_size": 32, "augment": "auto",
              "schedule": "cosine", "warmup_steps": 100, "grad_clip": 5.0, "early_stopping_patience": None},
 }
 
@@ -42,7 +42,7 @@ def recipe_config(model_name: str, **overrides) -> tuple[TrainerConfig, int, boo
 
 def train_run(data_dir, out_dir, model_name: str = DEFAULT_MODEL, epochs: int | None = None,
               max_minutes: float | None = None, batch_size: int | None = None, lr: float | None = None,
-              seed: int = 0, val_fraction: float = 0.1, device: str = "auto", augment: bool | None = None,
+              seed: int = 0, val_fraction: float = 0.1, device: str = "auto", augment: bool | str | None = None,
               progress: bool = True, log=print) -> Trainer:
     """Train `model_name` on `data_dir`; write `out_dir/model.pt` and `out_dir/history.json`."""
     if batch_size is not None and batch_size < 1:
@@ -56,7 +56,7 @@ def train_run(data_dir, out_dir, model_name: str = DEFAULT_MODEL, epochs: int | 
     vocabulary = train_set.vocabulary
     model = build_model(model_name, vocabulary.num_characters)
     log(f"{model_name}: {count_parameters(model):,} parameters | {len(train_set)} train, {len(val_set)} val images "
-        f"| alphabet {vocabulary.characters!r} | batch {batch_size}, lr {config.lr}, augment {augment}")
+        f"| alphabet {vocabulary.characters!r} | batch {batch_size}, lr {config.lr}, augment {train_set.augment is not None}")
     trainer = Trainer(model, make_loader(train_set, batch_size, shuffle=True, seed=seed),
                       make_loader(val_set, 256), vocabulary, config, IMAGE_SIZE,
                       metadata={"data": str(data_dir), "train_images": len(train_set), "val_images": len(val_set)})

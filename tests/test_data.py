@@ -156,3 +156,12 @@ def test_collate_concatenates_targets():
     assert batch["targets"].tolist() == [1, 2, 3, 4]
     assert batch["target_lengths"].tolist() == [3, 1]
     assert batch["images"].shape == (2, 3, 40, 150)
+
+
+def test_auto_augmentation_only_for_small_training_sets(tiny_dataset, monkeypatch):
+    import captcha_lib.data as data
+
+    assert load_datasets(tiny_dataset, augment="auto")[0].augment is not None  # 48 images: small
+    monkeypatch.setattr(data, "SMALL_TRAINING_SET", 10)
+    assert load_datasets(tiny_dataset, augment="auto")[0].augment is None
+    assert load_datasets(tiny_dataset, augment=False)[0].augment is None
