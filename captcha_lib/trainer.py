@@ -122,7 +122,9 @@ class Trainer:
         """One pass over the training data; the mean batch loss."""
         self.model.train()
         total, batches, self.epoch_images = 0.0, 0, 0
-        bar = tqdm(self.train_loader, desc="train", leave=False, disable=not self.config.progress)
+        # mininterval: a bar redrawn every step floods a notebook kernel's output channel
+        # (nbval then loses messages); every 2 s is plenty for a human.
+        bar = tqdm(self.train_loader, desc="train", leave=False, disable=not self.config.progress, mininterval=2.0)
         for batch in bar:
             images, targets, target_lengths = self._to_device(batch)
             self._set_lr()
@@ -135,7 +137,7 @@ class Trainer:
             self.step += 1
             total, batches = total + loss.item(), batches + 1
             self.epoch_images += len(images)
-            bar.set_postfix(loss=f"{loss.item():.3f}")
+            bar.set_postfix(loss=f"{loss.item():.3f}", refresh=False)  # drawn at the bar's own pace
             if time.monotonic() > self._deadline or self.step >= self._total_steps():
                 break  # the time limit or the step budget: stop mid-epoch, evaluate what we have
         return total / max(batches, 1)
@@ -146,7 +148,7 @@ class Trainer:
         self.model.eval()
         loader = loader or self.val_loader
         total_loss, n, predictions, truths = 0.0, 0, [], []
-        for batch in tqdm(loader, desc="eval", leave=False, disable=not self.config.progress):
+        for batch in tqdm(loader, desc="eval", leave=False, disable=not self.config.progress, mininterval=2.0):
             images, targets, target_lengths = self._to_device(batch)
             logits, loss = self.model(images, targets, target_lengths)  # logits (T, B, C)
             total_loss += loss.item() * len(images)
