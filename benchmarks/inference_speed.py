@@ -7,7 +7,7 @@ images/s of several repeats and the ratio default/reference.
     python benchmarks/inference_speed.py [--images 256] [--repeats 5] [--checkpoint RUN/model.pt ...]
 
 Speed does not depend on the weights, so without checkpoints it uses freshly built
-models over the default 36-character alphabet.
+models over the default 32-character alphabet.
 """
 
 from __future__ import annotations

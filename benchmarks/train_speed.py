@@ -27,7 +27,7 @@ from captcha_lib.course import ensure_standin
 from captcha_lib.recipes import recipe_config
 from captcha_lib.trainer import Trainer
 
-THRESHOLDS = (0.50, 0.90, 0.95, 0.99)
+THRESHOLDS = (0.50, 0.90, 0.95, 0.97, 0.99)  # 97%: the default data set's target
 
 
 def run(data: Path, model_name: str, seed: int, minutes: float) -> dict:
