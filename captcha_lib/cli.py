@@ -33,36 +33,62 @@ def _train(args) -> None:
               device=args.device, augment=args.augment, progress=not args.no_progress, log=print)
 
 
+def _decoder(spec: str, args, predictor):
+    """A decoder from its spec; "constrained" takes --length, else the training labels' lengths."""
+    from .decoding import parse_decoder
+    from .generate import parse_length
+
+    if args.length is not None:
+        min_length, max_length = parse_length(args.length)
+    else:
+        min_length, max_length = predictor.metadata.get("label_lengths", (0, None))
+    if args.alphabet is not None:
+        predictor.vocabulary.encode(args.alphabet, source="--alphabet")  # a character the model lacks: clear error
+    try:
+        return parse_decoder(spec, min_length, max_length, args.alphabet)
+    except ValueError as exc:
+        raise DataError(str(exc)) from None
+
+
 def _evaluate(args) -> None:
-    from .data import label_from_path, list_images
-    from .metrics import character_error_rate, sequence_accuracy
+    from .data import list_images
+    from .evaluation import error_rows, evaluate_decoders
     from .predict import Predictor
 
     folder = Path(args.data)
     folder = folder / "val" if (folder / "val").is_dir() else folder
     paths = list_images(folder)
     predictor = Predictor.from_checkpoint(args.checkpoint, device=args.device, batch_size=args.batch_size)
-    labels = [label_from_path(p) for p in paths]
-    for label, path in zip(labels, paths):
-        predictor.vocabulary.encode(label, source=str(path))  # unknown character: a clear error, not a silent miss
-    start = time.perf_counter()
-    predictions = predictor.predict(paths)
-    seconds = time.perf_counter() - start
-    print(json.dumps({"folder": str(folder), "n": len(paths),
-                      "sequence_accuracy": round(sequence_accuracy(predictions, labels), 6),
-                      "cer": round(character_error_rate(predictions, labels), 6),
-                      "images_per_second": round(len(paths) / seconds, 1)}))
+    decoders = [_decoder(spec, args, predictor) for spec in args.decoders]
+    report, readings = evaluate_decoders(predictor, paths, decoders)
+    if args.errors:
+        rows = [f"{path}\t{truth}\t{name}\t{text}\t{confidence:.6f}"
+                for path, truth, name, text, confidence in error_rows(paths, readings)]
+        Path(args.errors).write_text("\n".join(["path\ttruth\tdecoder\tprediction\tconfidence", *rows]) + "\n")
+    headline = report["decoders"][decoders[0].name]
+    total_ms = report["model_ms_per_image"] + headline["ms_per_image"]
+    print(json.dumps({"folder": str(folder), "n": report["n"], "decoder": decoders[0].name,
+                      "sequence_accuracy": headline["sequence_accuracy"], "cer": headline["cer"],
+                      "images_per_second": round(1000 / total_ms, 1), **report}, indent=1))
 
 
 def _predict(args) -> None:
     from .predict import Predictor
 
     predictor = Predictor.from_checkpoint(args.checkpoint, device=args.device, batch_size=args.batch_size)
+    predictor.decoder = _decoder(args.decoder, args, predictor)
     for path in args.paths:
         if not Path(path).is_file():
             raise DataError(f"image {path} does not exist")
-    for path, text in zip(args.paths, predictor.predict(args.paths)):
-        print(f"{path}\t{text}")
+    for path, reading in zip(args.paths, predictor.read(args.paths)):
+        print(f"{path}\t{reading.text}" + (f"\t{reading.confidence:.6g}" if args.confidence else ""))
+
+
+def _add_constraints(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--length", default=None, help="for constrained decoding: a label length or a range like "
+                                                  "4-7 (default: the training labels' lengths)")
+    p.add_argument("--alphabet", default=None, help="for constrained decoding: the characters allowed "
+                                                    "(default: the model's)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -107,6 +133,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data", required=True)
     p.add_argument("--device", default="cpu")
     p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--decoders", nargs="+", default=["greedy", "beam:4", "beam:16", "constrained:16"],
+                   help="decoders to compare; the first is the headline (default: %(default)s)")
+    _add_constraints(p)
+    p.add_argument("--errors", default=None, help="write the wrong reads here (TSV: path, truth, decoder, "
+                                                  "prediction, confidence)")
     p.set_defaults(run=_evaluate)
 
     p = commands.add_parser("predict", help="print PATH<TAB>TEXT for each image")
@@ -114,6 +145,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("paths", nargs="+", metavar="PATH")
     p.add_argument("--device", default="cpu")
     p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--decoder", default="greedy", help="greedy, beam[:WIDTH] or constrained[:WIDTH]")
+    _add_constraints(p)
+    p.add_argument("--confidence", action="store_true", help="add a third column: P(text | image)")
     p.set_defaults(run=_predict)
     return parser
 

@@ -59,7 +59,8 @@ def train_run(data_dir, out_dir, model_name: str = DEFAULT_MODEL, epochs: int | 
         f"| alphabet {vocabulary.characters!r} | batch {batch_size}, lr {config.lr}, augment {train_set.augment is not None}")
     trainer = Trainer(model, make_loader(train_set, batch_size, shuffle=True, seed=seed),
                       make_loader(val_set, 256), vocabulary, config, IMAGE_SIZE,
-                      metadata={"data": str(data_dir), "train_images": len(train_set), "val_images": len(val_set)})
+                      metadata={"data": str(data_dir), "train_images": len(train_set), "val_images": len(val_set),
+                                "label_lengths": [min(map(len, train_set.labels)), max(map(len, train_set.labels))]})
     log(f"device {trainer.device}")
     out_dir.mkdir(parents=True, exist_ok=True)
 

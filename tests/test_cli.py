@@ -55,6 +55,7 @@ def test_train_writes_checkpoint_and_history_and_prints_each_epoch(trained_run):
     assert sum(line.startswith("epoch") for line in stdout.splitlines()) == 2
     checkpoint = torch.load(run_dir / "model.pt", weights_only=True)
     assert checkpoint["model_name"] == "crnn"
+    assert checkpoint["metadata"]["label_lengths"] == [3, 4]  # what constrained decoding assumes by default
 
 
 def test_train_reference_model(tiny_dataset, tmp_path):
@@ -71,6 +72,37 @@ def test_evaluate_prints_one_json_object(trained_run, tiny_dataset):
     report = json.loads(result.stdout)
     assert report["n"] == 12
     assert 0.0 <= report["sequence_accuracy"] <= 1.0 and report["cer"] >= 0.0
+    assert report["decoder"] == "greedy" and list(report["decoders"]) == ["greedy", "beam-4", "beam-16",
+                                                                         "constrained-16"]
+    for result in report["decoders"].values():
+        assert result["ms_per_image"] > 0 and 0.0 <= result["sequence_accuracy"] <= 1.0
+        assert set(result["accuracy_at_coverage"]) == {"1.0", "0.99", "0.95", "0.9", "0.8"}
+    assert report["decoders"]["greedy"]["fixed"] == report["decoders"]["greedy"]["broken"] == 0
+
+
+def test_evaluate_writes_the_errors_file(trained_run, tiny_dataset, tmp_path):
+    run_dir, _ = trained_run
+    errors = tmp_path / "errors.tsv"
+    result = cli("evaluate", "--checkpoint", run_dir / "model.pt", "--data", tiny_dataset, "--decoders", "greedy",
+                 "beam:2", "--errors", errors)
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    header, *rows = [line.split("\t") for line in errors.read_text().splitlines()]
+    assert header == ["path", "truth", "decoder", "prediction", "confidence"]
+    for name in ("greedy", "beam-2"):  # one row per wrong read of each decoder
+        wrong = round((1 - report["decoders"][name]["sequence_accuracy"]) * 12)
+        assert sum(row[2] == name for row in rows) == wrong
+    for path, truth, _, prediction, confidence in rows:
+        assert label_from_path(path) == truth != prediction and 0.0 <= float(confidence) <= 1.0
+
+
+def test_evaluate_and_predict_reject_a_bad_decoder(trained_run, tiny_dataset):
+    run_dir, _ = trained_run
+    assert_clean_failure(cli("evaluate", "--checkpoint", run_dir / "model.pt", "--data", tiny_dataset,
+                             "--decoders", "viterbi"), "viterbi")
+    image = list_images(tiny_dataset / "val")[0]
+    assert_clean_failure(cli("predict", "--checkpoint", run_dir / "model.pt", "--decoder", "constrained",
+                             "--alphabet", "AZ", image), "'Z'")
 
 
 def test_predict_prints_path_tab_text(trained_run, tiny_dataset):
@@ -81,6 +113,17 @@ def test_predict_prints_path_tab_text(trained_run, tiny_dataset):
     lines = result.stdout.splitlines()
     assert [line.split("\t")[0] for line in lines] == [str(p) for p in paths]
     assert all(len(line.split("\t")) == 2 for line in lines)
+
+
+def test_predict_with_a_decoder_and_confidence(trained_run, tiny_dataset):
+    run_dir, _ = trained_run
+    paths = list_images(tiny_dataset / "val")[:3]
+    result = cli("predict", "--checkpoint", run_dir / "model.pt", "--decoder", "constrained:4", "--length", "3-4",
+                 "--confidence", *paths)
+    assert result.returncode == 0, result.stderr
+    for line in result.stdout.splitlines():
+        _, text, confidence = line.split("\t")
+        assert 3 <= len(text) <= 4 and 0.0 < float(confidence) <= 1.0
 
 
 def test_missing_folder(tmp_path):

@@ -40,3 +40,17 @@ def test_unreadable_image_is_a_clear_error(predictor, tmp_path):
     bad.write_bytes(b"\x89PNG not really")
     with pytest.raises(DataError, match="broken.png"):
         predictor.predict([bad])
+
+
+def test_read_gives_the_same_texts_with_their_confidence(predictor, tiny_dataset):
+    from captcha_lib.decoding import Decoder, text_log_probability
+
+    paths = list_images(tiny_dataset / "val")
+    readings = predictor.read(paths)
+    assert [r.text for r in readings] == predictor.predict(paths)
+    logits = predictor.logits(paths[:5])  # one batch of 5
+    labels = [predictor.vocabulary.encode(r.text) for r in readings[:5]]
+    expected = text_log_probability(logits, labels).exp().tolist()
+    assert [r.confidence for r in readings[:5]] == pytest.approx(expected)
+    predictor.decoder = Decoder("constrained", 4, min_length=3, max_length=3)
+    assert all(len(text) == 3 for text in predictor.predict(paths))
