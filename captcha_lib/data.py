@@ -20,19 +20,13 @@ import albumentations as A
 import cv2
 import numpy as np
 import torch
-from albumentations.pytorch import ToTensorV2
-from PIL import Image, ImageFile, UnidentifiedImageError
 from torch.utils.data import DataLoader, Dataset
 
 from .errors import DataError
+from .images import IMAGE_SIZE, load_image, normalize_image, preprocess_array, resize_image
 from .vocab import Vocabulary
 
-ImageFile.LOAD_TRUNCATED_IMAGES = True  # as in the reference: a cut-off file still loads
-
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp")
-IMAGE_SIZE = (40, 150)  # (height, width), the reference's
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
 # --------------------------------------------------------------------------- files
@@ -85,56 +79,13 @@ def split_paths(data_dir: str | Path, val_fraction: float = 0.1, seed: int = 0) 
 
 
 # -------------------------------------------------------------------------- images
-
-
-def load_image(image: str | Path | Image.Image | np.ndarray) -> np.ndarray:
-    """A path, PIL image or array -> RGB uint8 array (H, W, 3).
-
-    Any mode (L, P, RGBA, CMYK, 16-bit) becomes RGB; a file that is not a readable
-    image raises DataError naming it.
-    """
-    if isinstance(image, np.ndarray):
-        return _array_to_rgb(image)
-    if isinstance(image, Image.Image):
-        return np.asarray(image.convert("RGB"))
-    try:
-        with Image.open(image) as pil_image:
-            return np.asarray(pil_image.convert("RGB"))
-    except FileNotFoundError:
-        raise DataError(f"image {image} does not exist") from None
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
-        raise DataError(f"{image} is not a readable image ({exc})") from None
-
-
-def _array_to_rgb(array: np.ndarray) -> np.ndarray:
-    if array.ndim == 3 and array.shape[2] == 1:
-        array = array[:, :, 0]
-    if array.ndim == 2:
-        array = np.stack([array] * 3, axis=-1)
-    if array.ndim != 3 or array.shape[2] not in (3, 4):
-        raise DataError(f"an image array must be (H, W), (H, W, 3) or (H, W, 4), got {array.shape}")
-    if array.dtype != np.uint8:
-        if np.issubdtype(array.dtype, np.floating) and array.size and array.max() <= 1.0:
-            array = array * 255.0  # floats in [0, 1], as matplotlib reads PNGs
-        array = np.clip(array, 0, 255).astype(np.uint8)
-    return np.ascontiguousarray(array[:, :, :3])
-
-
-def resize_transform(image_size: tuple[int, int] = IMAGE_SIZE) -> A.Resize:
-    """Step 1 of preprocessing: any image -> (height, width, 3) uint8."""
-    height, width = image_size
-    return A.Resize(height, width)
-
-
-def normalize_transform() -> A.Compose:
-    """Step 2: uint8 (H, W, 3) -> ImageNet-normalised float tensor (3, H, W)."""
-    return A.Compose([A.Normalize(mean=IMAGENET_MEAN, std=IMAGENET_STD), ToTensorV2()])
+# Loading, resizing and normalising live in `images` (numpy and Pillow only), shared with
+# `predict`, the ONNX runtime and the service.
 
 
 def preprocess(image, image_size: tuple[int, int] = IMAGE_SIZE) -> torch.Tensor:
     """The reference's preprocessing on one image: RGB, resize, normalise, CHW float."""
-    resized = resize_transform(image_size)(image=load_image(image))["image"]
-    return normalize_transform()(image=resized)["image"]
+    return torch.from_numpy(preprocess_array(image, image_size))
 
 
 def training_augmentation(seed: int | None = 0) -> A.Compose:
@@ -175,9 +126,7 @@ class CaptchaDataset(Dataset):
         # Encode first: an unknown character fails before minutes of decoding.
         self.targets = [torch.tensor(vocabulary.encode(label, source=str(path)), dtype=torch.long)
                         for label, path in zip(self.labels, self.paths)]
-        resize = resize_transform(self.image_size)
-        self.images = np.stack([resize(image=load_image(p))["image"] for p in self.paths])  # (N, H, W, 3) uint8
-        self._normalize = normalize_transform()
+        self.images = np.stack([resize_image(load_image(p), self.image_size) for p in self.paths])  # (N, H, W, 3) uint8
 
     def __len__(self) -> int:
         return len(self.paths)
@@ -187,7 +136,7 @@ class CaptchaDataset(Dataset):
         if self.augment is not None:
             image = self.augment(image=image)["image"]
         return {
-            "image": self._normalize(image=image)["image"],  # (3, H, W) float32
+            "image": torch.from_numpy(normalize_image(image)),  # (3, H, W) float32
             "target": self.targets[index],  # (L,) long, 1-based classes
             "label": self.labels[index],
         }

@@ -3,10 +3,10 @@ import pytest
 import torch
 from PIL import Image
 
-from captcha_lib.data import (IMAGENET_MEAN, IMAGENET_STD, CaptchaDataset, collate_batch, label_from_path,
-                              list_images, load_datasets, load_image, make_loader, preprocess, split_paths,
-                              training_augmentation)
-from captcha_lib.errors import DataError, UnknownCharacterError
+from captcha_lib.data import (CaptchaDataset, collate_batch, label_from_path, list_images, load_datasets,
+                              make_loader, preprocess, split_paths, training_augmentation)
+from captcha_lib.errors import DataError, NotAnImageError, UnknownCharacterError
+from captcha_lib.images import IMAGENET_MEAN, IMAGENET_STD, load_image
 from captcha_lib.generate import render
 from captcha_lib.vocab import Vocabulary
 
@@ -75,7 +75,7 @@ def test_truncated_file_still_loads(tmp_path):
 def test_a_file_that_is_not_an_image_names_the_file(tmp_path):
     path = tmp_path / "ABC.png"
     path.write_bytes(b"this is not a png at all")
-    with pytest.raises(DataError, match="ABC.png.*not a readable image"):
+    with pytest.raises(NotAnImageError, match="ABC.png.*is not an image"):
         load_image(path)
     vocab = Vocabulary("ABC")
     with pytest.raises(DataError, match="ABC.png"):

@@ -1,0 +1,137 @@
+"""Image in, model input out, with numpy and Pillow only.
+
+Training, `predict`, the ONNX runtime and the HTTP service all call these functions, so
+every path sees the same pixels. Nothing here imports torch or OpenCV: an exported model
+runs with numpy, Pillow and onnxruntime alone.
+
+    load_image(x)           path, bytes, PIL image or array -> (H, W, 3) uint8 RGB
+    resize_image(rgb)       -> (40, 150, 3) uint8, bilinear (OpenCV's INTER_LINEAR geometry)
+    normalize_image(small)  -> (3, 40, 150) float32, ImageNet mean and std, channels first
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import threading
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageFile, UnidentifiedImageError
+
+from .errors import DataError, ImageTooLargeError, NotAnImageError
+
+IMAGE_SIZE = (40, 150)  # (height, width), the reference's
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+# A CAPTCHA is a few thousand pixels. Anything over this is refused before it is decoded:
+# a 50 KB PNG can unpack to gigabytes (a "decompression bomb").
+MAX_PIXELS = 4_000_000
+
+_truncated_lock = threading.Lock()
+
+
+@contextlib.contextmanager
+def _truncated_allowed(allow: bool):
+    """Pillow's switch for reading cut-off files is a global; flip it only while we read."""
+    if not allow:
+        yield
+        return
+    with _truncated_lock:
+        old, ImageFile.LOAD_TRUNCATED_IMAGES = ImageFile.LOAD_TRUNCATED_IMAGES, True
+        try:
+            yield
+        finally:
+            ImageFile.LOAD_TRUNCATED_IMAGES = old
+
+
+def load_image(image: str | Path | bytes | Image.Image | np.ndarray, allow_truncated: bool = True,
+               max_pixels: int = MAX_PIXELS, name: str | None = None) -> np.ndarray:
+    """A path, encoded bytes, PIL image or array -> RGB uint8 array (H, W, 3).
+
+    Any mode (L, P, RGBA, CMYK, 16-bit) becomes RGB. A file that is not a readable image,
+    or one with more than `max_pixels` pixels, raises DataError naming it. A cut-off file
+    still loads (its missing part grey), as in the reference, unless `allow_truncated=False`.
+    `name` is what error messages call the image (default: its path, or "the image").
+    """
+    if isinstance(image, np.ndarray):
+        return _array_to_rgb(image)
+    if isinstance(image, Image.Image):
+        _check_pixels(image, name or "the image", max_pixels)
+        return np.asarray(image.convert("RGB"))
+    source = name or ("the image" if isinstance(image, (bytes, bytearray)) else str(image))
+    if isinstance(image, (bytes, bytearray)):
+        if not image:
+            raise DataError(f"{source} is empty (0 bytes)")
+        image = io.BytesIO(image)
+    try:
+        with _truncated_allowed(allow_truncated), Image.open(image) as pil_image:
+            _check_pixels(pil_image, source, max_pixels)  # from the header, before decoding
+            return np.asarray(pil_image.convert("RGB"))
+    except FileNotFoundError:
+        raise DataError(f"image {source} does not exist") from None
+    except Image.DecompressionBombError as exc:
+        raise ImageTooLargeError(f"{source} is too large to decode ({exc})") from None
+    except UnidentifiedImageError:
+        raise NotAnImageError(f"{source} is not an image (no known format: PNG, JPEG, GIF, BMP, WebP, ...)") from None
+    except (OSError, SyntaxError, ValueError) as exc:
+        raise DataError(f"{source} is not a readable image ({exc})") from None
+
+
+def _check_pixels(image: Image.Image, source: str, max_pixels: int) -> None:
+    width, height = image.size
+    if width * height > max_pixels:
+        raise ImageTooLargeError(f"{source} has {width}x{height} = {width * height:,} pixels, more than the "
+                        f"{max_pixels:,} allowed (a CAPTCHA is a few thousand)")
+
+
+def _array_to_rgb(array: np.ndarray) -> np.ndarray:
+    if array.ndim == 3 and array.shape[2] == 1:
+        array = array[:, :, 0]
+    if array.ndim == 2:
+        array = np.stack([array] * 3, axis=-1)
+    if array.ndim != 3 or array.shape[2] not in (3, 4):
+        raise DataError(f"an image array must be (H, W), (H, W, 3) or (H, W, 4), got {array.shape}")
+    if array.dtype != np.uint8:
+        if np.issubdtype(array.dtype, np.floating) and array.size and array.max() <= 1.0:
+            array = array * 255.0  # floats in [0, 1], as matplotlib reads PNGs
+        array = np.clip(array, 0, 255).astype(np.uint8)
+    return np.ascontiguousarray(array[:, :, :3])
+
+
+def _bilinear_taps(in_size: int, out_size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """For each output pixel: its two source pixels and the weight of the second.
+
+    Pixel centres are aligned (OpenCV's and albumentations' convention): output pixel i
+    samples the input at (i + 0.5) * in/out - 0.5, clamped to the image.
+    """
+    position = (np.arange(out_size) + 0.5) * (in_size / out_size) - 0.5
+    position = np.clip(position, 0, in_size - 1)
+    left = np.floor(position).astype(np.int64)
+    right = np.minimum(left + 1, in_size - 1)
+    return left, right, (position - left).astype(np.float32)
+
+
+def resize_image(image: np.ndarray, image_size: tuple[int, int] = IMAGE_SIZE) -> np.ndarray:
+    """(H, W, 3) uint8 -> (height, width, 3) uint8, bilinear. Step 1 of preprocessing."""
+    height, width = image_size
+    top, bottom, wy = _bilinear_taps(image.shape[0], height)
+    left, right, wx = _bilinear_taps(image.shape[1], width)
+    pixels = image.astype(np.float32)
+    rows = pixels[top] * (1 - wy)[:, None, None] + pixels[bottom] * wy[:, None, None]  # (height, W, 3)
+    out = rows[:, left] * (1 - wx)[None, :, None] + rows[:, right] * wx[None, :, None]  # (height, width, 3)
+    return np.clip(np.rint(out), 0, 255).astype(np.uint8)
+
+
+_MEAN = np.array(IMAGENET_MEAN, dtype=np.float32) * 255
+_INV_STD = 1 / (np.array(IMAGENET_STD, dtype=np.float32) * 255)
+
+
+def normalize_image(image: np.ndarray) -> np.ndarray:
+    """(H, W, 3) uint8 -> (3, H, W) float32, ImageNet-normalised. Step 2 of preprocessing."""
+    return np.ascontiguousarray(((image.astype(np.float32) - _MEAN) * _INV_STD).transpose(2, 0, 1))
+
+
+def preprocess_array(image, image_size: tuple[int, int] = IMAGE_SIZE, **load_options) -> np.ndarray:
+    """Any image -> (3, height, width) float32: load, resize, normalise."""
+    return normalize_image(resize_image(load_image(image, **load_options), image_size))
