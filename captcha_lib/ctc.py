@@ -19,6 +19,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from .decoding import best_path  # numpy, so exported models decode without torch
 from .vocab import BLANK_INDEX, Vocabulary
 
 
@@ -35,15 +36,6 @@ def ctc_loss(logits: torch.Tensor, targets: torch.Tensor, target_lengths: torch.
     # zero_infinity: a label that cannot fit in T steps adds 0, not inf, instead of wrecking the batch
     return F.ctc_loss(log_probs, targets.to(logits.device), input_lengths, target_lengths.to(logits.device),
                       blank=blank_index, zero_infinity=True)
-
-
-def best_path(logits: torch.Tensor, blank_index: int = BLANK_INDEX) -> list[list[int]]:
-    """Greedy (best-path) decoding of a batch, vectorised: (T, B, C) -> B lists of classes."""
-    best = logits.argmax(dim=2).T.cpu()  # (B, T) best class per timestep
-    new = torch.ones_like(best, dtype=torch.bool)  # (B, T) first step of a run?
-    new[:, 1:] = best[:, 1:] != best[:, :-1]  # merge repeats ...
-    keep = new & (best != blank_index)  # ... then drop blanks
-    return [row[mask].tolist() for row, mask in zip(best, keep)]
 
 
 def greedy_decode(logits: torch.Tensor, vocabulary: Vocabulary) -> list[str]:

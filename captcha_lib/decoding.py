@@ -30,10 +30,7 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 import numpy as np
-import torch
-import torch.nn.functional as F
 
-from .ctc import best_path
 from .vocab import BLANK_INDEX, Vocabulary
 
 State = tuple[tuple[int, ...], bool]  # (prefix of classes, last step was a blank)
@@ -111,19 +108,60 @@ def brute_force_decode(log_probs: np.ndarray, blank_index: int = BLANK_INDEX, mi
     return max(texts.items(), key=lambda item: item[1]) if texts else None
 
 
-def text_log_probability(logits: torch.Tensor, labels: Sequence[Sequence[int]],
-                         blank_index: int = BLANK_INDEX) -> torch.Tensor:
-    """log P(text | image) for each sequence, summed over every alignment (the CTC forward pass).
+def text_log_probability(logits, labels: Sequence[Sequence[int]], blank_index: int = BLANK_INDEX) -> np.ndarray:
+    """log P(text | image) for each sequence, summed over every alignment: the CTC forward pass.
 
-    logits: (T, B, C); labels: B lists of classes. Returns (B,); -inf where a text cannot fit.
+    logits: (T, B, C) scores (tensor or array); labels: B lists of classes. Returns (B,)
+    float64; -inf where a text cannot fit in T steps. The same sum `F.ctc_loss` computes
+    (tests check it), in numpy so an exported model needs no torch to report confidence.
     """
-    time_steps, batch_size, _ = logits.shape
-    log_probs = F.log_softmax(logits.detach().float().cpu(), dim=2)  # (T, B, C)
-    targets = torch.tensor([c for label in labels for c in label], dtype=torch.long)  # (sum of lengths,)
-    target_lengths = torch.tensor([len(label) for label in labels], dtype=torch.long)  # (B,)
-    input_lengths = torch.full((batch_size,), time_steps, dtype=torch.long)  # (B,)
-    return -F.ctc_loss(log_probs, targets, input_lengths, target_lengths, blank=blank_index,
-                       reduction="none", zero_infinity=False)
+    log_probs = log_softmax(logits).astype(np.float64)  # (T, B, C)
+    time_steps, batch_size, _ = log_probs.shape
+    lengths = np.array([len(label) for label in labels], dtype=np.int64)  # (B,)
+    states = 2 * int(lengths.max(initial=0)) + 1  # blank, c1, blank, c2, ..., blank
+    extended = np.full((batch_size, states), blank_index, dtype=np.int64)  # (B, S)
+    for b, label in enumerate(labels):
+        extended[b, 1:2 * len(label):2] = label
+    # a state may skip the blank before it when it holds a character unlike the one two back
+    can_skip = np.zeros((batch_size, states), dtype=bool)  # (B, S)
+    can_skip[:, 2:] = (extended[:, 2:] != blank_index) & (extended[:, 2:] != extended[:, :-2])
+    emit = np.take_along_axis(log_probs, np.broadcast_to(extended, (time_steps, *extended.shape)), axis=2)  # (T, B, S)
+    alpha = np.full((batch_size, states), -np.inf)  # (B, S) log-probability of each state so far
+    alpha[:, :2] = emit[0, :, :2]  # start on the first blank or the first character
+    for t in range(1, time_steps):
+        stay = alpha
+        step = np.concatenate([np.full((batch_size, 1), -np.inf), alpha[:, :-1]], axis=1)  # from s - 1
+        skip = np.concatenate([np.full((batch_size, 2), -np.inf), alpha[:, :-2]], axis=1)[:, :states]  # from s - 2
+        skip = np.where(can_skip, skip, -np.inf)
+        with np.errstate(divide="ignore"):
+            alpha = np.logaddexp(np.logaddexp(stay, step), skip) + emit[t]
+    last_blank = alpha[np.arange(batch_size), 2 * lengths]  # (B,) ended on the final blank
+    last_char = np.where(lengths > 0, alpha[np.arange(batch_size), np.maximum(2 * lengths - 1, 0)], -np.inf)
+    return np.logaddexp(last_blank, last_char)
+
+
+def log_softmax(logits) -> np.ndarray:
+    """(T, B, C) scores, a torch tensor or an array -> log-probabilities, as numpy (float32 or 64)."""
+    if hasattr(logits, "detach"):  # a torch tensor (without importing torch here)
+        logits = logits.detach().float().cpu().numpy()
+    logits = np.asarray(logits)
+    logits = logits if logits.dtype == np.float64 else logits.astype(np.float32)  # float64 stays exact
+    shifted = logits - logits.max(axis=-1, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
+
+
+def best_path(logits, blank_index: int = BLANK_INDEX) -> list[list[int]]:
+    """Greedy (best-path) decoding of a batch, vectorised: (T, B, C) -> B lists of classes.
+
+    Takes a torch tensor or an array of scores or log-probabilities (argmax is the same).
+    """
+    if hasattr(logits, "detach"):
+        logits = logits.detach().cpu().numpy()
+    best = np.asarray(logits).argmax(axis=2).T  # (B, T) best class per timestep
+    new = np.ones_like(best, dtype=bool)  # (B, T) first step of a run?
+    new[:, 1:] = best[:, 1:] != best[:, :-1]  # merge repeats ...
+    keep = new & (best != blank_index)  # ... then drop blanks
+    return [row[mask].tolist() for row, mask in zip(best, keep)]
 
 
 @dataclass(frozen=True)
@@ -155,16 +193,17 @@ class Decoder:
     def name(self) -> str:
         return self.method if self.method == "greedy" else f"{self.method}-{self.beam_width}"
 
-    def decode(self, logits: torch.Tensor, vocabulary: Vocabulary) -> list[Reading]:
-        """(T, B, C) logits -> B readings, each with its confidence."""
-        labels = self.decode_classes(logits, vocabulary)
+    def decode(self, logits, vocabulary: Vocabulary) -> list[Reading]:
+        """(T, B, C) logits (tensor or array) -> B readings, each with its confidence."""
+        log_probs = log_softmax(logits)  # (T, B, C), once for the search and the confidence
+        labels = self.decode_classes(log_probs, vocabulary)
         found = [label is not None for label in labels]
         labels = [label or [] for label in labels]
-        confidences = text_log_probability(logits, labels, vocabulary.blank_index).exp().tolist()
+        confidences = np.exp(text_log_probability(log_probs, labels, vocabulary.blank_index)).tolist()
         return [Reading(vocabulary.decode(label), confidence if ok else 0.0)
                 for label, confidence, ok in zip(labels, confidences, found)]
 
-    def decode_classes(self, logits: torch.Tensor, vocabulary: Vocabulary) -> list[list[int] | None]:
+    def decode_classes(self, logits, vocabulary: Vocabulary) -> list[list[int] | None]:
         """(T, B, C) logits -> B lists of classes; None where no text satisfies the constraints."""
         if self.method == "greedy":
             return best_path(logits, vocabulary.blank_index)
@@ -172,7 +211,7 @@ class Decoder:
         allowed = None
         if constrained and self.alphabet is not None:
             allowed = set(vocabulary.encode(self.alphabet, source="the decoder's alphabet"))
-        log_probs = F.log_softmax(logits.detach().float(), dim=2).cpu().numpy()  # (T, B, C)
+        log_probs = log_softmax(logits)  # (T, B, C)
         labels = []
         for b in range(log_probs.shape[1]):
             beams = prefix_beam_search(log_probs[:, b], self.beam_width, vocabulary.blank_index,

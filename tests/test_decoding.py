@@ -9,8 +9,7 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from captcha_lib.ctc import best_path
-from captcha_lib.decoding import (Decoder, accuracy_at_coverage, brute_force_decode, parse_decoder,
+from captcha_lib.decoding import (Decoder, accuracy_at_coverage, best_path, brute_force_decode, parse_decoder,
                                   prefix_beam_search, text_log_probability)
 from captcha_lib.vocab import Vocabulary
 
@@ -42,6 +41,20 @@ def test_wide_beam_finds_the_exact_most_probable_text(lp):
     exact = text_log_probability(torch.from_numpy(lp)[:, None], [list(text)]).item()
     assert score == pytest.approx(exact, abs=1e-6)  # the beam's score is the text's CTC probability
     assert math.fsum(math.exp(s) for _, s in beams) == pytest.approx(1.0, abs=1e-9)  # every alignment counted once
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(1, 12), st.integers(2, 6), st.data())
+def test_numpy_ctc_forward_equals_torch_ctc_loss(time_steps, num_classes, data):
+    batch = data.draw(st.integers(1, 4))
+    logits = torch.from_numpy(data.draw(arrays(np.float64, (time_steps, batch, num_classes),
+                                               elements=st.floats(-6, 6))))
+    labels = [data.draw(st.lists(st.integers(1, num_classes - 1), max_size=7)) for _ in range(batch)]
+    expected = -torch.nn.functional.ctc_loss(
+        torch.log_softmax(logits, dim=2), torch.tensor([c for label in labels for c in label], dtype=torch.long),
+        torch.full((batch,), time_steps), torch.tensor([len(label) for label in labels]),
+        reduction="none", zero_infinity=False).numpy()
+    np.testing.assert_allclose(text_log_probability(logits, labels), expected, atol=1e-6)  # -inf: cannot fit
 
 
 @settings(max_examples=300, deadline=None)
