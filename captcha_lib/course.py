@@ -16,7 +16,8 @@ from pathlib import Path
 from .data import list_images
 from .errors import CaptchaError
 from .generate import generate_dataset
-from .recipes import DEFAULT_TRAIN_SIZE, DEFAULT_VAL_SIZE, train_run
+from .defaults import DEFAULT_TRAIN_SIZE, DEFAULT_VAL_SIZE
+from .recipes import train_run
 
 FAST = os.environ.get("CAPTCHA_FAST", "") not in ("", "0")
 # The repository: notebooks run in notebooks/, scripts and Colab cells in the repository root.

@@ -21,3 +21,11 @@ class UnknownCharacterError(DataError):
 
 class CheckpointError(CaptchaError):
     """A file is not a readable captcha_lib checkpoint."""
+
+
+class NotAnImageError(DataError):
+    """Bytes or a file that no image format recognises."""
+
+
+class ImageTooLargeError(DataError):
+    """An image with more pixels than allowed (a decompression bomb, say)."""

@@ -19,7 +19,6 @@ from __future__ import annotations
 import contextlib
 import os
 import random
-import string
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
@@ -28,13 +27,12 @@ import matplotlib
 from captcha.image import ImageCaptcha
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
+from .defaults import DEFAULT_ALPHABET, DEFAULT_LENGTH, STYLES
 from .errors import DataError
+from .vocab import parse_length
 
 # 0-9A-Z as in the reference, without 0/O and 1/I: in the captcha package's font, once warped,
 # they are the same shape, and a quarter of 5-character labels would hold an unreadable one.
-DEFAULT_ALPHABET = "".join(c for c in string.digits + string.ascii_uppercase if c not in "0O1I")
-DEFAULT_LENGTH = 5
-STYLES = ("default", "lines", "gray")
 _FONT_DIR = Path(matplotlib.get_data_path()) / "fonts" / "ttf"
 DEJAVU_FONTS = [str(_FONT_DIR / name) for name in
                 ("DejaVuSans.ttf", "DejaVuSans-Bold.ttf", "DejaVuSerif.ttf", "DejaVuSansMono-Bold.ttf")]
@@ -57,18 +55,6 @@ def _seeded_captcha(rng: random.Random):
         yield
     finally:
         captcha.image.secrets = original
-
-
-def parse_length(length: int | str) -> tuple[int, int]:
-    """`5` -> (5, 5); `"4-7"` -> (4, 7)."""
-    low, _, high = str(length).partition("-")
-    try:
-        bounds = (int(low), int(high or low))
-    except ValueError:
-        raise DataError(f"length must be a number or a range like 4-7, got {length!r}") from None
-    if not 1 <= bounds[0] <= bounds[1]:
-        raise DataError(f"length must be at least 1 and the range increasing, got {length!r}")
-    return bounds
 
 
 def random_labels(count: int, rng: random.Random, alphabet: str = DEFAULT_ALPHABET,

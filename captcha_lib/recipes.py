@@ -11,13 +11,10 @@ from dataclasses import fields
 from pathlib import Path
 
 from .data import IMAGE_SIZE, load_datasets, make_loader
+
 from .errors import DataError
 from .models import DEFAULT_MODEL, build_model, count_parameters
 from .trainer import Trainer, TrainerConfig, set_seed
-
-# The default generated Dataset (see README: why these sizes).
-DEFAULT_TRAIN_SIZE = 30000
-DEFAULT_VAL_SIZE = 1000
 
 RECIPES = {
     # The reference notebook, as written: Adam 1e-3, batch 32, plateau halving, early stop at 10.

@@ -75,3 +75,15 @@ class Vocabulary:
 
     def __repr__(self) -> str:
         return f"Vocabulary({self.characters!r})"
+
+
+def parse_length(length: int | str) -> tuple[int, int]:
+    """`5` -> (5, 5); `"4-7"` -> (4, 7)."""
+    low, _, high = str(length).partition("-")
+    try:
+        bounds = (int(low), int(high or low))
+    except ValueError:
+        raise DataError(f"length must be a number or a range like 4-7, got {length!r}") from None
+    if not 1 <= bounds[0] <= bounds[1]:
+        raise DataError(f"length must be at least 1 and the range increasing, got {length!r}")
+    return bounds

@@ -6,7 +6,8 @@ from PIL import Image
 
 from captcha_lib.data import label_from_path, list_images
 from captcha_lib.errors import DataError
-from captcha_lib.generate import STYLES, generate_dataset, parse_length, random_labels, render
+from captcha_lib.generate import STYLES, generate_dataset, random_labels, render
+from captcha_lib.vocab import parse_length
 
 
 def test_same_seed_same_labels_and_same_images(tmp_path):

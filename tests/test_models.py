@@ -1,6 +1,7 @@
 import pytest
 import torch
 
+from captcha_lib import defaults
 from captcha_lib.models import (CRNN, DEFAULT_MODEL, MODELS, CaptchaModel, build_model, count_parameters,
                                 receptive_field)
 
@@ -45,6 +46,7 @@ def test_receptive_field():
 
 def test_default_model_is_the_crnn_and_config_rebuilds_it():
     assert DEFAULT_MODEL == "crnn"
+    assert tuple(MODELS) == defaults.MODEL_NAMES and defaults.DEFAULT_MODEL == DEFAULT_MODEL  # the CLI's copy
     model = CRNN(num_characters=19)
     clone = build_model(model.name, **model.config())
     assert clone.config() == model.config()
