@@ -1,4 +1,4 @@
-"""`python -m captcha_lib {generate,train,evaluate,predict}`.
+"""`python -m captcha_lib {generate,train,evaluate,predict,export,serve}`.
 
 Bad input (a missing folder, no images, a bad checkpoint, an unknown character) ends
 with one line on stderr and exit status 2, never a traceback.
@@ -36,7 +36,7 @@ def _train(args) -> None:
 def _decoder(spec: str, args, predictor):
     """A decoder from its spec; "constrained" takes --length, else the training labels' lengths."""
     from .decoding import parse_decoder
-    from .generate import parse_length
+    from .vocab import parse_length
 
     if args.length is not None:
         min_length, max_length = parse_length(args.length)
@@ -73,15 +73,56 @@ def _evaluate(args) -> None:
 
 
 def _predict(args) -> None:
-    from .predict import Predictor
-
-    predictor = Predictor.from_checkpoint(args.checkpoint, device=args.device, batch_size=args.batch_size)
+    predictor = _reader(args)
     predictor.decoder = _decoder(args.decoder, args, predictor)
     for path in args.paths:
         if not Path(path).is_file():
             raise DataError(f"image {path} does not exist")
     for path, reading in zip(args.paths, predictor.read(args.paths)):
         print(f"{path}\t{reading.text}" + (f"\t{reading.confidence:.6g}" if args.confidence else ""))
+
+
+def _export(args) -> None:
+    from .export import export_onnx
+    from .onnx_runtime import OnnxPredictor
+
+    path = export_onnx(args.checkpoint, args.out)
+    reader = OnnxPredictor(path)
+    print(f"wrote {path} ({path.stat().st_size / 1e6:.2f} MB): {reader.model_name}, alphabet "
+          f"{reader.vocabulary.characters!r}, images {tuple(reader.image_size)} (height, width)")
+
+
+def _reader(args):
+    """The reader a command asked for: --onnx (onnxruntime, no torch) or --checkpoint (PyTorch)."""
+    if args.onnx:
+        from .onnx_runtime import OnnxPredictor
+
+        return OnnxPredictor(args.onnx, batch_size=args.batch_size)
+    from .predict import Predictor
+
+    return Predictor.from_checkpoint(args.checkpoint, device=args.device, batch_size=args.batch_size)
+
+
+def _serve(args) -> None:
+    from .serve import serve
+
+    reader = _reader(args)
+    reader.decoder = _decoder(args.decoder, args, reader)
+    backend = "onnxruntime" if args.onnx else "torch"
+    print(f"serving {reader.model_name} ({backend}, {reader.decoder.name}) on http://{args.host}:{args.port} "
+          f"| docs: http://{args.host}:{args.port}/docs | Ctrl-C stops", flush=True)
+    serve(reader, args.host, args.port, backend=backend, max_image_bytes=args.max_image_bytes,
+          max_batch=args.max_batch)
+
+
+def _add_model_choice(p: argparse.ArgumentParser) -> None:
+    model = p.add_mutually_exclusive_group(required=True)
+    model.add_argument("--checkpoint", help="a PyTorch checkpoint (model.pt)")
+    model.add_argument("--onnx", help="an exported model (model.onnx); runs without torch")
+    p.add_argument("--device", default="cpu", help="with --checkpoint: cpu, cuda, auto")
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--decoder", default="greedy", help="greedy, beam[:WIDTH] or constrained[:WIDTH]")
+    _add_constraints(p)
 
 
 def _add_constraints(p: argparse.ArgumentParser) -> None:
@@ -92,9 +133,8 @@ def _add_constraints(p: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from .generate import DEFAULT_ALPHABET, DEFAULT_LENGTH, STYLES
-    from .models import DEFAULT_MODEL, MODELS
-    from .recipes import DEFAULT_TRAIN_SIZE, DEFAULT_VAL_SIZE
+    from .defaults import (DEFAULT_ALPHABET, DEFAULT_LENGTH, DEFAULT_MODEL, DEFAULT_TRAIN_SIZE, DEFAULT_VAL_SIZE,
+                           MODEL_NAMES, STYLES)
 
     parser = argparse.ArgumentParser(prog="python -m captcha_lib",
                                      description="CAPTCHA text recognition: CNN + BiGRU + CTC.")
@@ -114,7 +154,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = commands.add_parser("train", help="train a model; writes RUN_DIR/model.pt and RUN_DIR/history.json")
     p.add_argument("--data", required=True, help="DIR with train/ and val/, or one flat folder of images")
     p.add_argument("--out", required=True, help="RUN_DIR for model.pt and history.json")
-    p.add_argument("--model", choices=sorted(MODELS), default=DEFAULT_MODEL)
+    p.add_argument("--model", choices=MODEL_NAMES, default=DEFAULT_MODEL)
     p.add_argument("--epochs", type=int, default=None, help="default: the model's recipe")
     p.add_argument("--max-minutes", type=float, default=None, help="stop training after this wall-clock time")
     p.add_argument("--batch-size", type=int, default=None)
@@ -141,14 +181,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(run=_evaluate)
 
     p = commands.add_parser("predict", help="print PATH<TAB>TEXT for each image")
-    p.add_argument("--checkpoint", required=True)
     p.add_argument("paths", nargs="+", metavar="PATH")
-    p.add_argument("--device", default="cpu")
-    p.add_argument("--batch-size", type=int, default=64)
-    p.add_argument("--decoder", default="greedy", help="greedy, beam[:WIDTH] or constrained[:WIDTH]")
-    _add_constraints(p)
+    _add_model_choice(p)
     p.add_argument("--confidence", action="store_true", help="add a third column: P(text | image)")
     p.set_defaults(run=_predict)
+
+    p = commands.add_parser("export", help="export a checkpoint to ONNX (runs without torch)")
+    p.add_argument("--checkpoint", required=True)
+    p.add_argument("--out", required=True, help="the .onnx file to write")
+    p.set_defaults(run=_export)
+
+    p = commands.add_parser("serve", help="an HTTP API: POST /predict, /predict/batch; GET /health, /metadata, /docs")
+    _add_model_choice(p)
+    p.add_argument("--host", default="127.0.0.1", help="127.0.0.1 (this machine only) or 0.0.0.0 (everyone)")
+    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--max-batch", type=int, default=32, help="images per /predict/batch request")
+    p.add_argument("--max-image-bytes", type=int, default=1_000_000, help="larger uploads get 413")
+    p.set_defaults(run=_serve)
     return parser
 
 

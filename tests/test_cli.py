@@ -161,5 +161,5 @@ def test_corrupt_image(trained_run, tmp_path):
     run_dir, _ = trained_run
     bad = tmp_path / "ABC.png"
     bad.write_bytes(b"garbage")
-    assert_clean_failure(cli("predict", "--checkpoint", run_dir / "model.pt", bad), "ABC.png", "not a readable image")
+    assert_clean_failure(cli("predict", "--checkpoint", run_dir / "model.pt", bad), "ABC.png", "is not an image")
     assert_clean_failure(cli("predict", "--checkpoint", run_dir / "model.pt", tmp_path / "none.png"), "does not exist")

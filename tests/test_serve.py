@@ -1,0 +1,175 @@
+"""The HTTP service, started for real on 127.0.0.1 in a subprocess and called over HTTP."""
+
+import concurrent.futures
+import io
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+from PIL import Image
+
+httpx = pytest.importorskip("httpx")
+pytest.importorskip("fastapi")
+
+from captcha_lib.data import list_images  # noqa: E402
+from captcha_lib.predict import Predictor  # noqa: E402
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(trained_checkpoint):
+    """(base URL, the server process): `serve` on a free loopback port, stopped after the module."""
+    port = free_port()
+    process = subprocess.Popen([sys.executable, "-m", "captcha_lib", "serve", "--checkpoint", str(trained_checkpoint),
+                                "--port", str(port), "--max-batch", "4", "--max-image-bytes", "200000"],
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"the server exited: {process.stdout.read()}")
+        try:
+            if httpx.get(f"{url}/health", timeout=1).status_code == 200:
+                break
+        except httpx.TransportError:
+            time.sleep(0.2)
+    else:
+        process.kill()
+        pytest.fail("the server did not answer /health within 60 s")
+    yield url, process
+    process.terminate()
+    process.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def expected(trained_checkpoint, tiny_dataset):
+    """What the model reads in each validation image, computed here without the server."""
+    paths = list_images(tiny_dataset / "val")
+    readings = Predictor.from_checkpoint(trained_checkpoint, device="cpu").read(paths)
+    return {path: reading for path, reading in zip(paths, readings)}
+
+
+def assert_still_serving(url, path, reading):
+    response = httpx.post(f"{url}/predict", content=path.read_bytes(), timeout=10)
+    assert response.status_code == 200 and response.json()["text"] == reading.text
+
+
+def assert_error(response, status, fragment):
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == "application/json"
+    assert fragment in response.json()["error"]
+
+
+def test_health_metadata_and_docs(server, trained_checkpoint):
+    url, _ = server
+    assert httpx.get(f"{url}/health").json() == {"status": "ok"}
+    meta = httpx.get(f"{url}/metadata").json()
+    assert meta["model"] == "crnn" and meta["backend"] == "torch"
+    assert meta["alphabet"] == Predictor.from_checkpoint(trained_checkpoint).vocabulary.characters
+    assert meta["image_size"] == [40, 150] and meta["limits"]["max_batch"] == 4
+    assert httpx.get(f"{url}/docs").status_code == 200
+    assert "/predict/batch" in httpx.get(f"{url}/openapi.json").json()["paths"]
+
+
+def test_predict_as_multipart_file_and_as_raw_body(server, expected):
+    url, _ = server
+    path, reading = next(iter(expected.items()))
+    as_file = httpx.post(f"{url}/predict", files={"file": (path.name, path.read_bytes(), "image/png")}).json()
+    as_body = httpx.post(f"{url}/predict", content=path.read_bytes(), headers={"content-type": "image/png"}).json()
+    for answer in (as_file, as_body):
+        assert set(answer) == {"text", "confidence", "decoder", "ms"}
+        assert answer["text"] == reading.text and answer["decoder"] == "greedy"
+        assert answer["confidence"] == pytest.approx(reading.confidence, rel=1e-4, abs=1e-12) and answer["ms"] > 0
+
+
+def test_a_jpeg_from_memory_works_too(server):
+    url, _ = server
+    buffer = io.BytesIO()
+    Image.new("RGB", (200, 50), "white").save(buffer, format="JPEG")
+    assert httpx.post(f"{url}/predict", content=buffer.getvalue()).status_code == 200
+
+
+def test_batch_keeps_the_order(server, expected):
+    url, _ = server
+    paths = list(expected)[:4]
+    response = httpx.post(f"{url}/predict/batch", files=[("files", (p.name, p.read_bytes(), "image/png"))
+                                                         for p in paths])
+    assert response.status_code == 200
+    assert [r["text"] for r in response.json()["results"]] == [expected[p].text for p in paths]
+
+
+def test_upload_over_the_size_cap_is_413(server, expected):
+    url, _ = server
+    path, reading = next(iter(expected.items()))
+    assert_error(httpx.post(f"{url}/predict", content=b"\x89PNG" + bytes(300_000)), 413, "the limit is")
+    big_file = {"file": ("big.png", bytes(250_000), "image/png")}  # under the request cap, over the image cap
+    assert_error(httpx.post(f"{url}/predict", files=big_file), 413, "limit")
+    assert_still_serving(url, path, reading)
+
+
+def test_a_body_that_is_not_an_image_is_415(server, expected):
+    url, _ = server
+    path, reading = next(iter(expected.items()))
+    assert_error(httpx.post(f"{url}/predict", content=b"hello, I am text"), 415, "is not an image")
+    assert_error(httpx.post(f"{url}/predict", files={"file": ("notes.txt", b"plain text", "text/plain")}),
+                 415, "notes.txt")
+    assert_still_serving(url, path, reading)
+
+
+def test_a_truncated_image_is_400(server, expected):
+    url, _ = server
+    path, reading = next(iter(expected.items()))
+    data = path.read_bytes()
+    assert_error(httpx.post(f"{url}/predict", content=data[:len(data) // 2]), 400, "truncated")
+    start = data.index(b"IDAT") + 8  # scramble the compressed pixels, keep the header
+    corrupt = data[:start] + bytes(b ^ 0x5A for b in data[start:start + 200]) + data[start + 200:]
+    assert_error(httpx.post(f"{url}/predict", content=corrupt), 400, "is not a readable image")
+    assert_still_serving(url, path, reading)
+
+
+def test_a_decompression_bomb_is_413(server, expected):
+    url, _ = server
+    path, reading = next(iter(expected.items()))
+    for side, message in [(5_000, "25,000,000 pixels"),  # over our cap: refused from the header
+                          (20_000, "400000000 pixels")]:  # over Pillow's own bomb limit: refused by Pillow
+        buffer = io.BytesIO()
+        Image.new("1", (side, side)).save(buffer, format="PNG")  # 400 megapixels in about 60 KB
+        assert len(buffer.getvalue()) < 200_000
+        assert_error(httpx.post(f"{url}/predict", content=buffer.getvalue()), 413, message)
+    assert_still_serving(url, path, reading)
+
+
+def test_an_empty_body_is_400(server, expected):
+    url, _ = server
+    path, reading = next(iter(expected.items()))
+    assert_error(httpx.post(f"{url}/predict", content=b""), 400, "empty")
+    assert_error(httpx.post(f"{url}/predict", files={"file": ("empty.png", b"", "image/png")}), 400, "empty")
+    assert_still_serving(url, path, reading)
+
+
+def test_too_many_images_in_a_batch_is_400(server, expected):
+    url, _ = server
+    path, reading = next(iter(expected.items()))
+    files = [("files", (f"{i}.png", path.read_bytes(), "image/png")) for i in range(5)]  # the cap is 4
+    assert_error(httpx.post(f"{url}/predict/batch", files=files), 400, "at most 4")
+    assert_error(httpx.post(f"{url}/predict", files=files[:2]), 400, "at most 1")
+    assert_still_serving(url, path, reading)
+
+
+def test_concurrent_requests_get_their_own_answers(server, expected):
+    url, process = server
+    jobs = [path for path in expected for _ in range(4)]  # 48 requests, 12 different images
+    with httpx.Client(timeout=30) as client, concurrent.futures.ThreadPoolExecutor(max_workers=8) as pool:
+        answers = list(pool.map(lambda p: client.post(f"{url}/predict", content=p.read_bytes()).json(), jobs))
+    for path, answer in zip(jobs, answers):
+        assert answer["text"] == expected[path].text
+        assert answer["confidence"] == pytest.approx(expected[path].confidence, rel=1e-4, abs=1e-12)
+    assert len({answer["confidence"] for answer in answers}) > 1  # different images, different answers
+    assert process.poll() is None
