@@ -2,8 +2,9 @@
 
 The notebooks import everything from here; each module owns one concern:
 images (load, resize, normalise), data (files, labels, datasets), vocab, generate, models,
-ctc, decoding, metrics, trainer, recipes, checkpoint, reader, predict, evaluation,
-export and onnx_runtime (deployment), serve (HTTP), cli.
+ctc, decoding, metrics, trainer, distributed (torchrun), synthetic (fresh data), recipes,
+checkpoint, reader, predict, evaluation, export and onnx_runtime (deployment), serve
+(HTTP), cli.
 
 Names are imported when first used (PEP 562), so `import captcha_lib` is instant and the
 parts that need no torch (images, decoding, onnx_runtime) run where torch is not installed.
@@ -27,6 +28,7 @@ _EXPORTS = {
     "onnx_runtime": ["OnnxPredictor"],
     "predict": ["Predictor"],
     "recipes": ["RECIPES", "train_run"],
+    "synthetic": ["SyntheticCaptchas"],
     "trainer": ["Trainer", "TrainerConfig", "resolve_device", "set_seed"],
     "vocab": ["BLANK_INDEX", "Vocabulary"],
 }

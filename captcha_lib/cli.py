@@ -30,7 +30,9 @@ def _train(args) -> None:
 
     train_run(args.data, args.out, model_name=args.model, epochs=args.epochs, max_minutes=args.max_minutes,
               batch_size=args.batch_size, lr=args.lr, seed=args.seed, val_fraction=args.val_fraction,
-              device=args.device, augment=args.augment, progress=not args.no_progress, log=print)
+              device=args.device, augment=args.augment, progress=not args.no_progress, log=print,
+              fresh_data=args.fresh_data, images_per_epoch=args.images_per_epoch, alphabet=args.alphabet,
+              length=args.length, style=args.style, amp=args.amp, compile=args.compile, workers=args.workers)
 
 
 def _decoder(spec: str, args, predictor):
@@ -134,7 +136,7 @@ def _add_constraints(p: argparse.ArgumentParser) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     from .defaults import (DEFAULT_ALPHABET, DEFAULT_LENGTH, DEFAULT_MODEL, DEFAULT_TRAIN_SIZE, DEFAULT_VAL_SIZE,
-                           MODEL_NAMES, STYLES)
+                           IMAGES_PER_EPOCH, MODEL_NAMES, STYLES)
 
     parser = argparse.ArgumentParser(prog="python -m captcha_lib",
                                      description="CAPTCHA text recognition: CNN + BiGRU + CTC.")
@@ -166,6 +168,18 @@ def build_parser() -> argparse.ArgumentParser:
                    help="training augmentation (default: the recipe's; the default model augments sets "
                         "of fewer than 5,000 images)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.add_argument("--workers", type=int, default=None,
+                   help="DataLoader worker processes (default: 0 for cached images, up to 4 when decoding or rendering)")
+    p.add_argument("--amp", action=argparse.BooleanOptionalAction, default=None,
+                   help="mixed precision, bf16 or fp16 (default: on with CUDA, off on CPU)")
+    p.add_argument("--compile", action="store_true", help="torch.compile the model for training")
+    fresh = p.add_argument_group("fresh data", "train on CAPTCHAs rendered on the fly, new ones every epoch; "
+                                               "--data then gives only the validation images")
+    fresh.add_argument("--fresh-data", action="store_true")
+    fresh.add_argument("--images-per-epoch", type=int, default=IMAGES_PER_EPOCH)
+    fresh.add_argument("--alphabet", default=DEFAULT_ALPHABET)
+    fresh.add_argument("--length", default=str(DEFAULT_LENGTH), help="label length, or a range like 4-7")
+    fresh.add_argument("--style", choices=STYLES, default="default")
     p.set_defaults(run=_train)
 
     p = commands.add_parser("evaluate", help="accuracy and CER of a checkpoint on DIR/val (or DIR)")

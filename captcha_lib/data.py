@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import math
+import os
 import random
 from collections.abc import Sequence
 from pathlib import Path
@@ -107,15 +108,24 @@ def training_augmentation(seed: int | None = 0) -> A.Compose:
 # ------------------------------------------------------------------------- dataset
 
 
+# A folder whose resized images would take more memory than this is read lazily instead:
+# each image decoded when it is needed, in DataLoader worker processes.
+CACHE_LIMIT_BYTES = 4 * 1024**3
+
+
 class CaptchaDataset(Dataset):
     """Labelled CAPTCHA images, decoded and resized once, kept in memory as uint8.
 
     Each item is a dict: `image` (3, H, W) float, `target` (L,) long classes, `label` str.
-    `augment` is an albumentations transform applied to the cached uint8 image.
+    `augment` is an albumentations transform applied to the resized uint8 image.
+    A set too large for `cache_limit_bytes` is not cached: its images are decoded on each
+    access (`in_memory` is False), and `make_loader` then decodes in worker processes.
+    The items are the same either way.
     """
 
     def __init__(self, paths: Sequence[str | Path], vocabulary: Vocabulary,
-                 image_size: tuple[int, int] = IMAGE_SIZE, augment: A.BasicTransform | None = None):
+                 image_size: tuple[int, int] = IMAGE_SIZE, augment: A.BasicTransform | None = None,
+                 cache_limit_bytes: int = CACHE_LIMIT_BYTES):
         self.paths = [Path(p) for p in paths]
         if not self.paths:
             raise DataError("a CaptchaDataset needs at least one image")
@@ -126,13 +136,19 @@ class CaptchaDataset(Dataset):
         # Encode first: an unknown character fails before minutes of decoding.
         self.targets = [torch.tensor(vocabulary.encode(label, source=str(path)), dtype=torch.long)
                         for label, path in zip(self.labels, self.paths)]
-        self.images = np.stack([resize_image(load_image(p), self.image_size) for p in self.paths])  # (N, H, W, 3) uint8
+        height, width = self.image_size
+        self.in_memory = len(self.paths) * height * width * 3 <= cache_limit_bytes
+        self.images = (np.stack([self._read(index) for index in range(len(self.paths))])  # (N, H, W, 3) uint8
+                       if self.in_memory else None)
+
+    def _read(self, index: int) -> np.ndarray:
+        return resize_image(load_image(self.paths[index]), self.image_size)  # (H, W, 3) uint8
 
     def __len__(self) -> int:
         return len(self.paths)
 
     def __getitem__(self, index: int) -> dict:
-        image = self.images[index]
+        image = self.images[index] if self.in_memory else self._read(index)
         if self.augment is not None:
             image = self.augment(image=image)["image"]
         return {
@@ -152,12 +168,29 @@ def collate_batch(samples: list[dict]) -> dict:
     }
 
 
-def make_loader(dataset: CaptchaDataset, batch_size: int = 32, shuffle: bool = False,
-                seed: int = 0, num_workers: int = 0) -> DataLoader:
-    """A DataLoader over cached images. Workers rarely pay off here: nothing is decoded."""
+def make_loader(dataset: Dataset, batch_size: int = 32, shuffle: bool = False, seed: int = 0,
+                num_workers: int | None = None, sampler=None, pin_memory: bool = False) -> DataLoader:
+    """Batches of a dataset, in an order fixed by `seed`.
+
+    num_workers None: none for images cached in memory (nothing to decode, and worker
+    processes cost more than they save), up to 4 when images are decoded or rendered on
+    the fly. `sampler`: e.g. a DistributedSampler under torchrun (it then does the shuffling).
+    `pin_memory`: page-locked batches, for fast asynchronous copies to a GPU.
+    """
+    if num_workers is None:
+        num_workers = 0 if getattr(dataset, "in_memory", True) else min(4, os.cpu_count() or 1)
     generator = torch.Generator().manual_seed(seed)  # same seed, same batch order
-    return DataLoader(dataset, batch_size=batch_size, shuffle=shuffle, collate_fn=collate_batch,
-                      generator=generator, num_workers=num_workers)
+    return DataLoader(dataset, batch_size=batch_size, shuffle=shuffle and sampler is None, sampler=sampler,
+                      collate_fn=collate_batch, generator=generator, num_workers=num_workers,
+                      worker_init_fn=_seed_worker, pin_memory=pin_memory)
+
+
+def _seed_worker(worker_id: int) -> None:
+    """Each worker process gets its own augmentation stream, derived from the loader's seed."""
+    info = torch.utils.data.get_worker_info()
+    augment = getattr(info.dataset, "augment", None)
+    if augment is not None:
+        augment.set_random_seed(info.seed % 2**32)
 
 
 # Below this many training images, "auto" augments: a small set is memorised quickly, and
@@ -168,7 +201,8 @@ SMALL_TRAINING_SET = 5000
 
 def load_datasets(data_dir: str | Path, val_fraction: float = 0.1, seed: int = 0,
                   image_size: tuple[int, int] = IMAGE_SIZE, augment: bool | str = False,
-                  vocabulary: Vocabulary | None = None) -> tuple[CaptchaDataset, CaptchaDataset]:
+                  vocabulary: Vocabulary | None = None,
+                  cache_limit_bytes: int = CACHE_LIMIT_BYTES) -> tuple[CaptchaDataset, CaptchaDataset]:
     """Train and validation datasets from a data folder.
 
     The vocabulary is learned from the training labels unless given (a checkpoint's);
@@ -180,7 +214,7 @@ def load_datasets(data_dir: str | Path, val_fraction: float = 0.1, seed: int = 0
         augment = len(train_paths) < SMALL_TRAINING_SET
     if vocabulary is None:
         vocabulary = Vocabulary.from_labels(label_from_path(p) for p in train_paths)
-    val = CaptchaDataset(val_paths, vocabulary, image_size)  # small: its label check fails fast
-    train = CaptchaDataset(train_paths, vocabulary, image_size,
-                           augment=training_augmentation(seed) if augment else None)
+    val = CaptchaDataset(val_paths, vocabulary, image_size, cache_limit_bytes=cache_limit_bytes)  # label check fails fast
+    train = CaptchaDataset(train_paths, vocabulary, image_size, augment=training_augmentation(seed) if augment else None,
+                           cache_limit_bytes=cache_limit_bytes)
     return train, val

@@ -14,5 +14,8 @@ STYLES = ("default", "lines", "gray")
 DEFAULT_TRAIN_SIZE = 30000
 DEFAULT_VAL_SIZE = 1000
 
+# Training on fresh data (synthetic.py): images rendered a epoch.
+IMAGES_PER_EPOCH = 10_000
+
 MODEL_NAMES = ("crnn", "reference")  # models.MODELS, in this order; tests check they agree
 DEFAULT_MODEL = "crnn"

@@ -10,11 +10,16 @@ import json
 from dataclasses import fields
 from pathlib import Path
 
-from .data import IMAGE_SIZE, load_datasets, make_loader
+from torch.utils.data import DistributedSampler
 
+from . import distributed
+from .data import IMAGE_SIZE, CaptchaDataset, load_datasets, make_loader, split_paths
+from .defaults import DEFAULT_ALPHABET, DEFAULT_LENGTH
 from .errors import DataError
 from .models import DEFAULT_MODEL, build_model, count_parameters
-from .trainer import Trainer, TrainerConfig, set_seed
+from .synthetic import IMAGES_PER_EPOCH, SyntheticCaptchas
+from .trainer import Trainer, TrainerConfig, resolve_device, set_seed
+from .vocab import Vocabulary, parse_length
 
 RECIPES = {
     # The reference notebook, as written: Adam 1e-3, batch 32, plateau halving, early stop at 10.
@@ -40,26 +45,60 @@ def recipe_config(model_name: str, **overrides) -> tuple[TrainerConfig, int, boo
 def train_run(data_dir, out_dir, model_name: str = DEFAULT_MODEL, epochs: int | None = None,
               max_minutes: float | None = None, batch_size: int | None = None, lr: float | None = None,
               seed: int = 0, val_fraction: float = 0.1, device: str = "auto", augment: bool | str | None = None,
-              progress: bool = True, log=print) -> Trainer:
-    """Train `model_name` on `data_dir`; write `out_dir/model.pt` and `out_dir/history.json`."""
+              progress: bool = True, log=print, fresh_data: bool = False, images_per_epoch: int = IMAGES_PER_EPOCH,
+              alphabet: str = DEFAULT_ALPHABET, length: int | str = DEFAULT_LENGTH, style: str = "default",
+              amp: bool | None = None, compile: bool = False, workers: int | None = None) -> Trainer:
+    """Train `model_name` on `data_dir`; write `out_dir/model.pt` and `out_dir/history.json`.
+
+    `fresh_data`: train on CAPTCHAs rendered on the fly (`images_per_epoch` a epoch, of
+    `alphabet`, `length` and `style`); validate on `data_dir`'s validation images.
+    Launched by torchrun, it trains on every process and only rank 0 logs and writes.
+    """
     if batch_size is not None and batch_size < 1:
         raise DataError(f"batch size must be at least 1, got {batch_size}")
-    out_dir = Path(out_dir)
+    group = distributed.init_from_environment(device)
+    try:
+        return _train(group, data_dir, Path(out_dir), model_name, epochs, max_minutes, batch_size, lr, seed,
+                      val_fraction, device, augment, progress, log if group.is_main else (lambda *args: None),
+                      fresh_data, images_per_epoch, alphabet, length, style, amp, compile, workers)
+    finally:
+        distributed.shutdown()
+
+
+def _train(group, data_dir, out_dir: Path, model_name, epochs, max_minutes, batch_size, lr, seed, val_fraction,
+           device, augment, progress, log, fresh_data, images_per_epoch, alphabet, length, style, amp, compile,
+           workers) -> Trainer:
     config, batch_size, augment = recipe_config(
         model_name, epochs=epochs, max_minutes=max_minutes, batch_size=batch_size, lr=lr, seed=seed,
-        device=device, augment=augment, progress=progress, checkpoint_path=str(out_dir / "model.pt"))
+        device=str(group.device) if group.device else device, augment=augment, progress=progress and group.is_main,
+        checkpoint_path=str(out_dir / "model.pt"), amp=amp, compile=compile)
     set_seed(seed)
-    train_set, val_set = load_datasets(data_dir, val_fraction, seed, IMAGE_SIZE, augment=augment)
-    vocabulary = train_set.vocabulary
+    if fresh_data:
+        vocabulary = Vocabulary(alphabet)
+        val_set = CaptchaDataset(split_paths(data_dir, val_fraction, seed)[1], vocabulary, IMAGE_SIZE)
+        train_set = SyntheticCaptchas(vocabulary, images_per_epoch, alphabet, length, style, seed, IMAGE_SIZE)
+        source = f"{images_per_epoch} fresh {style!r} images a epoch"
+    else:
+        train_set, val_set = load_datasets(data_dir, val_fraction, seed, IMAGE_SIZE, augment=augment)
+        vocabulary = train_set.vocabulary
+        source = f"{len(train_set)} train images{'' if train_set.in_memory else ' (read lazily: too many to cache)'}"
     model = build_model(model_name, vocabulary.num_characters)
-    log(f"{model_name}: {count_parameters(model):,} parameters | {len(train_set)} train, {len(val_set)} val images "
-        f"| alphabet {vocabulary.characters!r} | batch {batch_size}, lr {config.lr}, augment {train_set.augment is not None}")
-    trainer = Trainer(model, make_loader(train_set, batch_size, shuffle=True, seed=seed),
-                      make_loader(val_set, 256), vocabulary, config, IMAGE_SIZE,
+    on_gpu = (group.device or resolve_device(device)).type == "cuda"
+    sampler = (DistributedSampler(train_set, num_replicas=group.world_size, rank=group.rank, shuffle=True, seed=seed)
+               if group.world_size > 1 else None)
+    log(f"{model_name}: {count_parameters(model):,} parameters | {source}, {len(val_set)} val images "
+        f"| alphabet {vocabulary.characters!r} | batch {batch_size}"
+        f"{f' x {group.world_size} processes' if group.world_size > 1 else ''}, lr {config.lr}, "
+        f"augment {getattr(train_set, 'augment', None) is not None}")
+    trainer = Trainer(model, make_loader(train_set, batch_size, shuffle=True, seed=seed, num_workers=workers,
+                                         sampler=sampler, pin_memory=on_gpu),
+                      make_loader(val_set, 256, pin_memory=on_gpu), vocabulary, config, IMAGE_SIZE,
                       metadata={"data": str(data_dir), "train_images": len(train_set), "val_images": len(val_set),
-                                "label_lengths": [min(map(len, train_set.labels)), max(map(len, train_set.labels))]})
-    log(f"device {trainer.device}")
-    out_dir.mkdir(parents=True, exist_ok=True)
+                                "fresh_data": fresh_data, "label_lengths": _label_lengths(train_set)})
+    log(f"device {trainer.device}{f', {trainer.amp_dtype} autocast' if trainer.amp_dtype else ''}"
+        f"{', compiled' if compile else ''}")
+    if group.is_main:
+        out_dir.mkdir(parents=True, exist_ok=True)
 
     def on_epoch(record: dict) -> None:
         log(f"epoch {record['epoch']:3d} | train loss {record['train_loss']:.4f} | val loss {record['val_loss']:.4f} "
@@ -68,7 +107,16 @@ def train_run(data_dir, out_dir, model_name: str = DEFAULT_MODEL, epochs: int | 
         (out_dir / "history.json").write_text(json.dumps(trainer.history, indent=1))
 
     history = trainer.fit(on_epoch=on_epoch)
-    best = max(history, key=lambda r: (r["val_sequence_accuracy"], -r["val_loss"]))
-    log(f"best: epoch {best['epoch']}, val acc {best['val_sequence_accuracy']:.2%}, val CER {best['val_cer']:.4f} "
-        f"| {history[-1]['elapsed']:.0f}s | {out_dir / 'model.pt'}")
+    if group.is_main:
+        best = max(history, key=lambda r: (r["val_sequence_accuracy"], -r["val_loss"]))
+        log(f"best: epoch {best['epoch']}, val acc {best['val_sequence_accuracy']:.2%}, val CER {best['val_cer']:.4f} "
+            f"| {history[-1]['elapsed']:.0f}s | {out_dir / 'model.pt'}")
     return trainer
+
+
+def _label_lengths(train_set) -> list[int]:
+    """[shortest, longest] training label: what constrained decoding assumes by default."""
+    if isinstance(train_set, SyntheticCaptchas):
+        return list(parse_length(train_set.length))
+    lengths = [len(label) for label in train_set.labels]
+    return [min(lengths), max(lengths)]
