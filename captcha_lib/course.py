@@ -23,7 +23,8 @@ FAST = os.environ.get("CAPTCHA_FAST", "") not in ("", "0")
 # The repository: notebooks run in notebooks/, scripts and Colab cells in the repository root.
 # Relative, so that nothing printed in a notebook names a user's folders.
 ROOT = Path("..") if Path.cwd().name == "notebooks" else Path(".")
-DATA_DIR = ROOT / "Dataset" / "fast" if FAST else ROOT / "Dataset"
+SMALL_DATA_DIR = ROOT / "Dataset" / "fast"  # 3,000 + 300 images: fast mode's set, and notebook 07's fixed set
+DATA_DIR = SMALL_DATA_DIR if FAST else ROOT / "Dataset"
 RUNS_DIR = ROOT / "runs" / ("fast" if FAST else "course")
 FAST_TRAIN_SIZE, FAST_VAL_SIZE = 3000, 300
 TRAIN_MINUTES = 1.5 if FAST else 5.0
@@ -31,15 +32,15 @@ PLATEAU_MINUTES = 0.75 if FAST else 1.5  # the reference-vs-default demonstratio
 STANDIN_ALPHABET = "2345678bcdefgmnpwxy"  # the 19 symbols of the widely used real CAPTCHA set
 
 
-def ensure_dataset(data_dir: Path = DATA_DIR, seed: int = 0) -> Path:
-    """The default generated data set (small in fast mode), rendered once."""
+def ensure_dataset(data_dir: Path = DATA_DIR, seed: int = 0, small: bool = FAST) -> Path:
+    """The default generated data set (small in fast mode, or when asked), rendered once."""
     try:
         list_images(data_dir / "train")
         list_images(data_dir / "val")
         return data_dir
     except CaptchaError:
         pass
-    n_train, n_val = (FAST_TRAIN_SIZE, FAST_VAL_SIZE) if FAST else (DEFAULT_TRAIN_SIZE, DEFAULT_VAL_SIZE)
+    n_train, n_val = (FAST_TRAIN_SIZE, FAST_VAL_SIZE) if small else (DEFAULT_TRAIN_SIZE, DEFAULT_VAL_SIZE)
     print(f"rendering {n_train} + {n_val} CAPTCHAs into {data_dir} (once) ...")
     generate_dataset(data_dir, n_train=n_train, n_val=n_val, seed=seed)
     return data_dir
