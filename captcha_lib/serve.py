@@ -28,6 +28,7 @@ import numpy as np
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .decoding import Reading
 from .errors import DataError, ImageTooLargeError, NotAnImageError
@@ -109,6 +110,10 @@ def create_app(reader: Reader, max_image_bytes: int = MAX_IMAGE_BYTES, max_batch
     @app.exception_handler(RequestError)
     async def request_error(request: Request, exc: RequestError):
         return JSONResponse({"error": exc.message}, status_code=exc.status)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException):  # 404, 405, malformed multipart ...
+        return JSONResponse({"error": str(exc.detail)}, status_code=exc.status_code, headers=exc.headers)
 
     def decode(data: bytes, name: str) -> np.ndarray:
         """Bytes -> the model-sized image, or a RequestError saying what is wrong."""

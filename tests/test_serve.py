@@ -76,6 +76,7 @@ def test_health_metadata_and_docs(server, trained_checkpoint):
     assert meta["image_size"] == [40, 150] and meta["limits"]["max_batch"] == 4
     assert httpx.get(f"{url}/docs").status_code == 200
     assert "/predict/batch" in httpx.get(f"{url}/openapi.json").json()["paths"]
+    assert_error(httpx.get(f"{url}/nowhere"), 404, "Not Found")
 
 
 def test_predict_as_multipart_file_and_as_raw_body(server, expected):
@@ -160,6 +161,7 @@ def test_too_many_images_in_a_batch_is_400(server, expected):
     files = [("files", (f"{i}.png", path.read_bytes(), "image/png")) for i in range(5)]  # the cap is 4
     assert_error(httpx.post(f"{url}/predict/batch", files=files), 400, "at most 4")
     assert_error(httpx.post(f"{url}/predict", files=files[:2]), 400, "at most 1")
+    assert_error(httpx.post(f"{url}/predict/batch", files=files * 4), 400, "files")  # refused while parsing
     assert_still_serving(url, path, reading)
 
 
