@@ -141,6 +141,12 @@ class CaptchaDataset(Dataset):
         self.images = (np.stack([self._read(index) for index in range(len(self.paths))])  # (N, H, W, 3) uint8
                        if self.in_memory else None)
 
+    @property
+    def label_lengths(self) -> list[int]:
+        """[shortest, longest] label: what constrained decoding assumes by default."""
+        lengths = [len(label) for label in self.labels]
+        return [min(lengths), max(lengths)]
+
     def _read(self, index: int) -> np.ndarray:
         return resize_image(load_image(self.paths[index]), self.image_size)  # (H, W, 3) uint8
 

@@ -19,7 +19,7 @@ from .errors import DataError
 from .models import DEFAULT_MODEL, build_model, count_parameters
 from .synthetic import IMAGES_PER_EPOCH, SyntheticCaptchas
 from .trainer import Trainer, TrainerConfig, resolve_device, set_seed
-from .vocab import Vocabulary, parse_length
+from .vocab import Vocabulary
 
 RECIPES = {
     # The reference notebook, as written: Adam 1e-3, batch 32, plateau halving, early stop at 10.
@@ -94,7 +94,7 @@ def _train(group, data_dir, out_dir: Path, model_name, epochs, max_minutes, batc
                                          sampler=sampler, pin_memory=on_gpu),
                       make_loader(val_set, 256, pin_memory=on_gpu), vocabulary, config, IMAGE_SIZE,
                       metadata={"data": str(data_dir), "train_images": len(train_set), "val_images": len(val_set),
-                                "fresh_data": fresh_data, "label_lengths": _label_lengths(train_set)})
+                                "fresh_data": fresh_data})
     log(f"device {trainer.device}{f', {trainer.amp_dtype} autocast' if trainer.amp_dtype else ''}"
         f"{', compiled' if compile else ''}")
     if group.is_main:
@@ -112,11 +112,3 @@ def _train(group, data_dir, out_dir: Path, model_name, epochs, max_minutes, batc
         log(f"best: epoch {best['epoch']}, val acc {best['val_sequence_accuracy']:.2%}, val CER {best['val_cer']:.4f} "
             f"| {history[-1]['elapsed']:.0f}s | {out_dir / 'model.pt'}")
     return trainer
-
-
-def _label_lengths(train_set) -> list[int]:
-    """[shortest, longest] training label: what constrained decoding assumes by default."""
-    if isinstance(train_set, SyntheticCaptchas):
-        return list(parse_length(train_set.length))
-    lengths = [len(label) for label in train_set.labels]
-    return [min(lengths), max(lengths)]

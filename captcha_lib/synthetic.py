@@ -25,7 +25,7 @@ from .defaults import DEFAULT_ALPHABET, DEFAULT_LENGTH, IMAGES_PER_EPOCH
 from .errors import DataError
 from .generate import STYLES, random_labels, render
 from .images import IMAGE_SIZE, normalize_image, resize_image
-from .vocab import Vocabulary
+from .vocab import Vocabulary, parse_length
 
 
 class SyntheticCaptchas(Dataset):
@@ -46,6 +46,11 @@ class SyntheticCaptchas(Dataset):
         self.style, self.seed, self.image_size = style, seed, tuple(image_size)
         self.epoch = 0
         self.augment = None  # fresh images are variety enough
+
+    @property
+    def label_lengths(self) -> list[int]:
+        """[shortest, longest] label: what constrained decoding assumes by default."""
+        return list(parse_length(self.length))
 
     def set_epoch(self, epoch: int) -> None:
         """The trainer calls this before each epoch: a new epoch, new images."""

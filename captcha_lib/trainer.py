@@ -86,7 +86,10 @@ class Trainer:
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.amp_dtype == torch.float16)
         self.train_loader, self.val_loader = train_loader, val_loader
         self.vocabulary, self.image_size = vocabulary, tuple(image_size)
-        self.metadata = metadata or {}
+        self.metadata = dict(metadata or {})
+        lengths = getattr(getattr(train_loader, "dataset", None), "label_lengths", None)
+        if lengths is not None:  # checkpoints record them: constrained decoding's default
+            self.metadata.setdefault("label_lengths", lengths)
         cfg = self.config
         optimizer_class = torch.optim.AdamW if cfg.weight_decay else torch.optim.Adam
         self.optimizer = optimizer_class(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)

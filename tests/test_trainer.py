@@ -32,6 +32,7 @@ def test_tiny_training_run_loss_is_finite_and_falls(tiny_dataset, tmp_path):
     assert (tmp_path / "model.pt").is_file()  # the best epoch was saved
     model, vocab, checkpoint = load_checkpoint(tmp_path / "model.pt")
     assert vocab == trainer.vocabulary and checkpoint["metadata"]["epoch"] >= 1
+    assert checkpoint["metadata"]["label_lengths"] == [3, 4]  # from the training set, for constrained decoding
 
 
 def test_time_limit_stops_training(tiny_dataset, tmp_path):
