@@ -33,7 +33,7 @@ def trained_run(tiny_dataset, tmp_path_factory):
     return run_dir, result.stdout
 
 
-@pytest.mark.parametrize("command", [[], ["generate"], ["train"], ["evaluate"], ["predict"]])
+@pytest.mark.parametrize("command", [[], ["generate"], ["train"], ["evaluate"], ["predict"], ["export"], ["serve"]])
 def test_help(command):
     result = cli(*command, "--help")
     assert result.returncode == 0 and "usage: python -m captcha_lib" in result.stdout
