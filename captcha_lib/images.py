@@ -115,6 +115,8 @@ def _bilinear_taps(in_size: int, out_size: int) -> tuple[np.ndarray, np.ndarray,
 def resize_image(image: np.ndarray, image_size: tuple[int, int] = IMAGE_SIZE) -> np.ndarray:
     """(H, W, 3) uint8 -> (height, width, 3) uint8, bilinear. Step 1 of preprocessing."""
     height, width = image_size
+    if image.shape[:2] == (height, width):
+        return image  # already that size (the service resizes on upload): the taps would copy it
     top, bottom, wy = _bilinear_taps(image.shape[0], height)
     left, right, wx = _bilinear_taps(image.shape[1], width)
     pixels = image.astype(np.float32)

@@ -165,3 +165,12 @@ def test_auto_augmentation_only_for_small_training_sets(tiny_dataset, monkeypatc
     monkeypatch.setattr(data, "SMALL_TRAINING_SET", 10)
     assert load_datasets(tiny_dataset, augment="auto")[0].augment is None
     assert load_datasets(tiny_dataset, augment=False)[0].augment is None
+
+
+def test_resizing_to_the_same_size_changes_nothing(tiny_dataset):
+    from captcha_lib.images import _bilinear_taps, resize_image
+
+    image = resize_image(load_image(list_images(tiny_dataset / "train")[0]))  # (40, 150, 3)
+    assert resize_image(image) is image  # the shortcut the service relies on ...
+    left, right, weight = _bilinear_taps(150, 150)
+    assert (left == np.arange(150)).all() and not weight.any()  # ... is what the taps would compute
