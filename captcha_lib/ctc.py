@@ -38,6 +38,12 @@ def ctc_loss(logits: torch.Tensor, targets: torch.Tensor, target_lengths: torch.
                       blank=blank_index, zero_infinity=True)
 
 
+def min_time_steps(label: str) -> int:
+    """The fewest timesteps CTC can spread `label` over: one per character, plus the blank
+    that must separate each doubled letter ("5bbzt" needs 6)."""
+    return len(label) + sum(a == b for a, b in zip(label, label[1:]))
+
+
 def greedy_decode(logits: torch.Tensor, vocabulary: Vocabulary) -> list[str]:
     """(T, B, C) logits -> B strings."""
     return [vocabulary.decode(classes) for classes in best_path(logits, vocabulary.blank_index)]

@@ -10,6 +10,9 @@ DEFAULT_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"
 DEFAULT_LENGTH = 5
 STYLES = ("default", "lines", "gray")
 
+# What every image is resized to, (height, width): the reference's. `train --image-size` picks another.
+IMAGE_SIZE = (40, 150)
+
 # The default generated Dataset (see README: why these sizes).
 DEFAULT_TRAIN_SIZE = 30000
 DEFAULT_VAL_SIZE = 1000

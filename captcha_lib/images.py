@@ -19,9 +19,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageFile, UnidentifiedImageError
 
+from .defaults import IMAGE_SIZE
 from .errors import DataError, ImageTooLargeError, NotAnImageError
 
-IMAGE_SIZE = (40, 150)  # (height, width), the reference's
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 # A CAPTCHA is a few thousand pixels. Anything over this is refused before it is decoded:
@@ -132,6 +132,21 @@ _INV_STD = 1 / (np.array(IMAGENET_STD, dtype=np.float32) * 255)
 def normalize_image(image: np.ndarray) -> np.ndarray:
     """(H, W, 3) uint8 -> (3, H, W) float32, ImageNet-normalised. Step 2 of preprocessing."""
     return np.ascontiguousarray(((image.astype(np.float32) - _MEAN) * _INV_STD).transpose(2, 0, 1))
+
+
+def parse_image_size(text: str | tuple[int, int]) -> tuple[int, int]:
+    """`"48x200"` -> (48, 200): height x width, as the model will see every image."""
+    if isinstance(text, (tuple, list)):
+        height, width = text
+    else:
+        height, _, width = str(text).lower().partition("x")
+        try:
+            height, width = int(height), int(width)
+        except ValueError:
+            raise DataError(f"image size must be HEIGHTxWIDTH like 48x200, got {text!r}") from None
+    if not (8 <= height <= 512 and 8 <= width <= 2048):
+        raise DataError(f"image size {height}x{width} is out of range: height 8-512, width 8-2048 pixels")
+    return height, width
 
 
 def preprocess_array(image, image_size: tuple[int, int] = IMAGE_SIZE, **load_options) -> np.ndarray:

@@ -26,8 +26,11 @@ class CaptchaModel(nn.Module):
 
     name = "reference"
 
-    def __init__(self, num_characters: int):
+    def __init__(self, num_characters: int, image_height: int = 40):
         super().__init__()
+        if image_height != 40:
+            raise ValueError(f"the reference model reads 40-pixel-high images (its GRU takes 64 channels x "
+                             f"10 rows), not {image_height}; any width works")
         self.num_characters = num_characters
         self.conv1 = nn.Conv2d(3, 128, kernel_size=(3, 3), padding=(1, 1))
         self.pool1 = nn.MaxPool2d(kernel_size=(2, 2))
@@ -134,6 +137,16 @@ def build_model(name: str, num_characters: int, **config) -> nn.Module:
 
 def count_parameters(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
+
+
+def time_steps(model: nn.Module, image_size: tuple[int, int]) -> int:
+    """T, the CTC columns `model` emits for images of `image_size` (height, width): a dry run."""
+    was_training = model.training
+    model.eval()  # BatchNorm in training mode refuses a batch of one
+    with torch.no_grad():
+        logits, _ = model(torch.zeros(1, 3, *image_size))  # (T, 1, C)
+    model.train(was_training)
+    return logits.shape[0]
 
 
 def receptive_field(model: nn.Module) -> tuple[int, int]:

@@ -13,13 +13,15 @@ from pathlib import Path
 from torch.utils.data import DistributedSampler
 
 from . import distributed
-from .data import IMAGE_SIZE, CaptchaDataset, load_datasets, make_loader, split_paths
+from .ctc import min_time_steps
+from .data import CaptchaDataset, load_datasets, make_loader, split_paths
 from .defaults import DEFAULT_ALPHABET, DEFAULT_LENGTH
 from .errors import DataError
-from .models import DEFAULT_MODEL, build_model, count_parameters
+from .images import IMAGE_SIZE, parse_image_size
+from .models import DEFAULT_MODEL, build_model, count_parameters, time_steps
 from .synthetic import IMAGES_PER_EPOCH, SyntheticCaptchas
 from .trainer import Trainer, TrainerConfig, resolve_device, set_seed
-from .vocab import Vocabulary
+from .vocab import Vocabulary, parse_length
 
 RECIPES = {
     # The reference notebook, as written: Adam 1e-3, batch 32, plateau halving, early stop at 10.
@@ -47,27 +49,32 @@ def train_run(data_dir, out_dir, model_name: str = DEFAULT_MODEL, epochs: int | 
               seed: int = 0, val_fraction: float = 0.1, device: str = "auto", augment: bool | str | None = None,
               progress: bool = True, log=print, fresh_data: bool = False, images_per_epoch: int = IMAGES_PER_EPOCH,
               alphabet: str = DEFAULT_ALPHABET, length: int | str = DEFAULT_LENGTH, style: str = "default",
-              amp: bool | None = None, compile: bool = False, workers: int | None = None) -> Trainer:
+              amp: bool | None = None, compile: bool = False, workers: int | None = None,
+              image_size: str | tuple[int, int] = IMAGE_SIZE) -> Trainer:
     """Train `model_name` on `data_dir`; write `out_dir/model.pt` and `out_dir/history.json`.
 
     `fresh_data`: train on CAPTCHAs rendered on the fly (`images_per_epoch` a epoch, of
     `alphabet`, `length` and `style`); validate on `data_dir`'s validation images.
+    `image_size`: (height, width) or "HxW", what every image is resized to. The default
+    squeezes a 200x50 CAPTCHA to 150x40; at "48x200" heavily warped, overlapping text reads
+    better (README, Results), at about 0.8x the training speed.
     Launched by torchrun, it trains on every process and only rank 0 logs and writes.
     """
     if batch_size is not None and batch_size < 1:
         raise DataError(f"batch size must be at least 1, got {batch_size}")
+    image_size = parse_image_size(image_size)
     group = distributed.init_from_environment(device)
     try:
         return _train(group, data_dir, Path(out_dir), model_name, epochs, max_minutes, batch_size, lr, seed,
                       val_fraction, device, augment, progress, log if group.is_main else (lambda *args: None),
-                      fresh_data, images_per_epoch, alphabet, length, style, amp, compile, workers)
+                      fresh_data, images_per_epoch, alphabet, length, style, amp, compile, workers, image_size)
     finally:
         distributed.shutdown()
 
 
 def _train(group, data_dir, out_dir: Path, model_name, epochs, max_minutes, batch_size, lr, seed, val_fraction,
            device, augment, progress, log, fresh_data, images_per_epoch, alphabet, length, style, amp, compile,
-           workers) -> Trainer:
+           workers, image_size) -> Trainer:
     config, batch_size, augment = recipe_config(
         model_name, epochs=epochs, max_minutes=max_minutes, batch_size=batch_size, lr=lr, seed=seed,
         device=str(group.device) if group.device else device, augment=augment, progress=progress and group.is_main,
@@ -75,24 +82,31 @@ def _train(group, data_dir, out_dir: Path, model_name, epochs, max_minutes, batc
     set_seed(seed)
     if fresh_data:
         vocabulary = Vocabulary(alphabet)
-        val_set = CaptchaDataset(split_paths(data_dir, val_fraction, seed)[1], vocabulary, IMAGE_SIZE)
-        train_set = SyntheticCaptchas(vocabulary, images_per_epoch, alphabet, length, style, seed, IMAGE_SIZE)
+        val_set = CaptchaDataset(split_paths(data_dir, val_fraction, seed)[1], vocabulary, image_size)
+        train_set = SyntheticCaptchas(vocabulary, images_per_epoch, alphabet, length, style, seed, image_size)
         source = f"{images_per_epoch} fresh {style!r} images a epoch"
+        longest_labels = [alphabet[0] * parse_length(length)[1]]  # as if doubled throughout: the worst case
     else:
-        train_set, val_set = load_datasets(data_dir, val_fraction, seed, IMAGE_SIZE, augment=augment)
+        train_set, val_set = load_datasets(data_dir, val_fraction, seed, image_size, augment=augment)
         vocabulary = train_set.vocabulary
         source = f"{len(train_set)} train images{'' if train_set.in_memory else ' (read lazily: too many to cache)'}"
-    model = build_model(model_name, vocabulary.num_characters)
+        longest_labels = train_set.labels + val_set.labels
+    try:
+        model = build_model(model_name, vocabulary.num_characters, image_height=image_size[0])
+    except ValueError as exc:
+        raise DataError(str(exc)) from None
+    check_labels_fit(model, image_size, longest_labels)
     on_gpu = (group.device or resolve_device(device)).type == "cuda"
     sampler = (DistributedSampler(train_set, num_replicas=group.world_size, rank=group.rank, shuffle=True, seed=seed)
                if group.world_size > 1 else None)
     log(f"{model_name}: {count_parameters(model):,} parameters | {source}, {len(val_set)} val images "
+        f"at {image_size[0]}x{image_size[1]} "
         f"| alphabet {vocabulary.characters!r} | batch {batch_size}"
         f"{f' x {group.world_size} processes' if group.world_size > 1 else ''}, lr {config.lr}, "
         f"augment {getattr(train_set, 'augment', None) is not None}")
     trainer = Trainer(model, make_loader(train_set, batch_size, shuffle=True, seed=seed, num_workers=workers,
                                          sampler=sampler, pin_memory=on_gpu),
-                      make_loader(val_set, 256, pin_memory=on_gpu), vocabulary, config, IMAGE_SIZE,
+                      make_loader(val_set, 256, pin_memory=on_gpu), vocabulary, config, image_size,
                       metadata={"data": str(data_dir), "train_images": len(train_set), "val_images": len(val_set),
                                 "fresh_data": fresh_data})
     log(f"device {trainer.device}{f', {trainer.amp_dtype} autocast' if trainer.amp_dtype else ''}"
@@ -112,3 +126,17 @@ def _train(group, data_dir, out_dir: Path, model_name, epochs, max_minutes, batc
         log(f"best: epoch {best['epoch']}, val acc {best['val_sequence_accuracy']:.2%}, val CER {best['val_cer']:.4f} "
             f"| {history[-1]['elapsed']:.0f}s | {out_dir / 'model.pt'}")
     return trainer
+
+
+def check_labels_fit(model, image_size: tuple[int, int], labels: list[str]) -> None:
+    """A DataError unless the model's timesteps at `image_size` can hold every label.
+
+    A label longer than T cannot be aligned: CTC would silently skip it (zero_infinity)
+    and the model would never learn to read it.
+    """
+    steps = time_steps(model, image_size)
+    longest = max(labels, key=min_time_steps)
+    if min_time_steps(longest) > steps:
+        raise DataError(f"images of {image_size[0]}x{image_size[1]} give the model {steps} timesteps, but the "
+                        f"label {longest!r} needs {min_time_steps(longest)} (one a character, and a blank between "
+                        f"doubled letters): use a wider --image-size")

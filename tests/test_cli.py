@@ -65,6 +65,30 @@ def test_train_reference_model(tiny_dataset, tmp_path):
     assert torch.load(tmp_path / "model.pt", weights_only=True)["model_name"] == "reference"
 
 
+def test_train_at_another_image_size(tiny_dataset, tmp_path):
+    result = cli("train", "--data", tiny_dataset, "--out", tmp_path, "--epochs", 1, "--batch-size", 8,
+                 "--image-size", "48x96", "--no-progress", "--device", "cpu")
+    assert result.returncode == 0, result.stderr
+    assert "at 48x96" in result.stdout
+    checkpoint = torch.load(tmp_path / "model.pt", weights_only=True)
+    assert checkpoint["image_size"] == [48, 96] and checkpoint["model_config"]["image_height"] == 48
+    image = list_images(tiny_dataset / "val")[0]
+    result = cli("predict", "--checkpoint", tmp_path / "model.pt", image)  # resized to 48x96 by the checkpoint
+    assert result.returncode == 0 and result.stdout.startswith(f"{image}\t"), result.stderr
+
+
+@pytest.mark.parametrize("args,fragments", [
+    (["--image-size", "40x16"], ["40x16 give the model 2 timesteps", "needs", "wider --image-size"]),
+    (["--image-size", "wide"], ["HEIGHTxWIDTH like 48x200", "'wide'"]),
+    (["--image-size", "4x150"], ["out of range"]),
+    (["--image-size", "48x150", "--model", "reference"], ["40-pixel-high"]),
+])
+def test_train_refuses_an_image_size_the_model_cannot_use(tiny_dataset, tmp_path, args, fragments):
+    result = cli("train", "--data", tiny_dataset, "--out", tmp_path, "--epochs", 1, "--no-progress", *args)
+    assert_clean_failure(result, *fragments)
+    assert not (tmp_path / "model.pt").exists()
+
+
 def test_evaluate_prints_one_json_object(trained_run, tiny_dataset):
     run_dir, _ = trained_run
     result = cli("evaluate", "--checkpoint", run_dir / "model.pt", "--data", tiny_dataset)

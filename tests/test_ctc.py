@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from captcha_lib.ctc import best_path, ctc_loss, greedy_decode
+from captcha_lib.ctc import best_path, ctc_loss, greedy_decode, min_time_steps, min_time_steps
 from captcha_lib.vocab import Vocabulary
 
 VOCAB = Vocabulary("25ABTbz")  # classes: blank=0, '2'=1, '5'=2, 'A'=3, 'B'=4, 'T'=5, 'b'=6, 'z'=7
@@ -49,6 +49,17 @@ def test_ctc_loss_is_lower_for_the_spelled_label():
     right = ctc_loss(logits, torch.tensor(VOCAB.encode("5bbzT")), torch.tensor([5]))
     wrong = ctc_loss(logits, torch.tensor(VOCAB.encode("5bzT")), torch.tensor([4]))
     assert right < wrong
+
+
+@pytest.mark.parametrize("label,needed", [("5bzt", 4), ("5bbzt", 6), ("aaa", 5)])
+def test_min_time_steps_is_where_ctc_stops_being_possible(label, needed):
+    assert min_time_steps(label) == needed
+    vocabulary = Vocabulary("5abtz")
+    targets = torch.tensor(vocabulary.encode(label))
+    for steps, possible in ((needed, True), (needed - 1, False)):
+        log_probs = torch.randn(steps, 1, vocabulary.num_classes).log_softmax(2)  # (T, 1, C)
+        loss = torch.nn.functional.ctc_loss(log_probs, targets[None], torch.tensor([steps]), torch.tensor([len(label)]))
+        assert torch.isfinite(loss).item() is possible
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")

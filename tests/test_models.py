@@ -3,7 +3,7 @@ import torch
 
 from captcha_lib import defaults
 from captcha_lib.models import (CRNN, DEFAULT_MODEL, MODELS, CaptchaModel, build_model, count_parameters,
-                                receptive_field)
+                                receptive_field, time_steps)
 
 
 def test_reference_model_matches_the_notebook():
@@ -37,6 +37,20 @@ def test_any_width_works_and_width_becomes_time(name, downsampling, width):
     model = build_model(name, num_characters=5).eval()
     logits, _ = model(torch.randn(1, 3, 40, width))
     assert logits.shape == (width // downsampling, 1, 6)
+
+
+@pytest.mark.parametrize("height,width,steps", [(40, 150, 18), (48, 200, 25), (64, 96, 12)])
+def test_crnn_reads_any_height_it_is_built_for(height, width, steps):
+    model = CRNN(num_characters=5, image_height=height)
+    assert time_steps(model, (height, width)) == steps and model.training  # the dry run leaves the mode alone
+    logits, loss = model(torch.randn(2, 3, height, width), torch.tensor([1, 2, 3, 4]), torch.tensor([2, 2]))
+    assert logits.shape == (steps, 2, 6) and torch.isfinite(loss)
+
+
+def test_reference_reads_only_its_own_height():
+    assert time_steps(build_model("reference", 5, image_height=40), (40, 150)) == 37
+    with pytest.raises(ValueError, match="40-pixel-high"):
+        build_model("reference", 5, image_height=48)
 
 
 def test_receptive_field():
