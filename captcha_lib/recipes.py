@@ -85,17 +85,18 @@ def _train(group, data_dir, out_dir: Path, model_name, epochs, max_minutes, batc
         val_set = CaptchaDataset(split_paths(data_dir, val_fraction, seed)[1], vocabulary, image_size)
         train_set = SyntheticCaptchas(vocabulary, images_per_epoch, alphabet, length, style, seed, image_size)
         source = f"{images_per_epoch} fresh {style!r} images a epoch"
-        longest_labels = [alphabet[0] * parse_length(length)[1]]  # as if doubled throughout: the worst case
+        # the worst a generated label can be: the longest, doubled throughout
+        labels = {alphabet[0] * parse_length(length)[1]: f"--length {length} (fresh data)"}
     else:
         train_set, val_set = load_datasets(data_dir, val_fraction, seed, image_size, augment=augment)
         vocabulary = train_set.vocabulary
         source = f"{len(train_set)} train images{'' if train_set.in_memory else ' (read lazily: too many to cache)'}"
-        longest_labels = train_set.labels + val_set.labels
+        labels = {label: str(path) for dataset in (train_set, val_set) for label, path in zip(dataset.labels, dataset.paths)}
     try:
         model = build_model(model_name, vocabulary.num_characters, image_height=image_size[0])
     except ValueError as exc:
         raise DataError(str(exc)) from None
-    check_labels_fit(model, image_size, longest_labels)
+    check_labels_fit(model, image_size, labels)
     on_gpu = (group.device or resolve_device(device)).type == "cuda"
     sampler = (DistributedSampler(train_set, num_replicas=group.world_size, rank=group.rank, shuffle=True, seed=seed)
                if group.world_size > 1 else None)
@@ -128,15 +129,15 @@ def _train(group, data_dir, out_dir: Path, model_name, epochs, max_minutes, batc
     return trainer
 
 
-def check_labels_fit(model, image_size: tuple[int, int], labels: list[str]) -> None:
+def check_labels_fit(model, image_size: tuple[int, int], labels: dict[str, str]) -> None:
     """A DataError unless the model's timesteps at `image_size` can hold every label.
 
-    A label longer than T cannot be aligned: CTC would silently skip it (zero_infinity)
-    and the model would never learn to read it.
+    `labels`: label -> where it comes from (a file). A label that needs more than T steps
+    cannot be aligned: CTC would skip it (zero_infinity) and the model never learn it.
     """
     steps = time_steps(model, image_size)
     longest = max(labels, key=min_time_steps)
     if min_time_steps(longest) > steps:
         raise DataError(f"images of {image_size[0]}x{image_size[1]} give the model {steps} timesteps, but the "
-                        f"label {longest!r} needs {min_time_steps(longest)} (one a character, and a blank between "
-                        f"doubled letters): use a wider --image-size")
+                        f"label {longest!r} ({labels[longest]}) needs {min_time_steps(longest)}: one per character "
+                        f"and a blank between doubled letters; use a wider --image-size")

@@ -78,7 +78,7 @@ def test_train_at_another_image_size(tiny_dataset, tmp_path):
 
 
 @pytest.mark.parametrize("args,fragments", [
-    (["--image-size", "40x16"], ["40x16 give the model 2 timesteps", "needs", "wider --image-size"]),
+    (["--image-size", "40x16"], ["40x16 give the model 2 timesteps", ".png) needs", "wider --image-size"]),
     (["--image-size", "wide"], ["HEIGHTxWIDTH like 48x200", "'wide'"]),
     (["--image-size", "4x150"], ["out of range"]),
     (["--image-size", "48x150", "--model", "reference"], ["40-pixel-high"]),
