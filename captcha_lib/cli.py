@@ -166,7 +166,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--val-fraction", type=float, default=0.1, help="for a flat folder (default: 0.1)")
     p.add_argument("--image-size", default="x".join(map(str, IMAGE_SIZE)), metavar="HxW",
                    help="what every image is resized to (default: %(default)s, the reference's; 48x200 reads "
-                        "warped, overlapping 200x50 CAPTCHAs better, at about 0.8x the speed)")
+                        "warped, overlapping 200x50 CAPTCHAs better, at 0.7-0.9x the training speed)")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, mps")
     p.add_argument("--augment", action=argparse.BooleanOptionalAction, default=None,
                    help="training augmentation (default: the recipe's; the default model augments sets "

@@ -57,7 +57,7 @@ def train_run(data_dir, out_dir, model_name: str = DEFAULT_MODEL, epochs: int | 
     `alphabet`, `length` and `style`); validate on `data_dir`'s validation images.
     `image_size`: (height, width) or "HxW", what every image is resized to. The default
     squeezes a 200x50 CAPTCHA to 150x40; at "48x200" heavily warped, overlapping text reads
-    better (README, Results), at about 0.8x the training speed.
+    better (README, Results), at 0.7-0.9x the training speed.
     Launched by torchrun, it trains on every process and only rank 0 logs and writes.
     """
     if batch_size is not None and batch_size < 1:
