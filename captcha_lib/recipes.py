@@ -14,7 +14,7 @@ from torch.utils.data import DistributedSampler
 
 from . import distributed
 from .ctc import min_time_steps
-from .data import CaptchaDataset, load_datasets, make_loader, split_paths
+from .data import CaptchaDataset, label_from_path, load_datasets, make_loader, split_paths
 from .defaults import DEFAULT_ALPHABET, DEFAULT_LENGTH
 from .errors import DataError
 from .images import IMAGE_SIZE, parse_image_size
@@ -80,23 +80,29 @@ def _train(group, data_dir, out_dir: Path, model_name, epochs, max_minutes, batc
         device=str(group.device) if group.device else device, augment=augment, progress=progress and group.is_main,
         checkpoint_path=str(out_dir / "model.pt"), amp=amp, compile=compile)
     set_seed(seed)
+    # Vocabulary, model and the label check first, from file names alone: a size that cannot
+    # work fails before minutes of decoding images.
+    train_paths, val_paths = split_paths(data_dir, val_fraction, seed)
     if fresh_data:
         vocabulary = Vocabulary(alphabet)
-        val_set = CaptchaDataset(split_paths(data_dir, val_fraction, seed)[1], vocabulary, image_size)
-        train_set = SyntheticCaptchas(vocabulary, images_per_epoch, alphabet, length, style, seed, image_size)
-        source = f"{images_per_epoch} fresh {style!r} images a epoch"
         # the worst a generated label can be: the longest, doubled throughout
         labels = {alphabet[0] * parse_length(length)[1]: f"--length {length} (fresh data)"}
     else:
-        train_set, val_set = load_datasets(data_dir, val_fraction, seed, image_size, augment=augment)
-        vocabulary = train_set.vocabulary
-        source = f"{len(train_set)} train images{'' if train_set.in_memory else ' (read lazily: too many to cache)'}"
-        labels = {label: str(path) for dataset in (train_set, val_set) for label, path in zip(dataset.labels, dataset.paths)}
+        vocabulary = Vocabulary.from_labels(label_from_path(p) for p in train_paths)
+        labels = {label_from_path(p): str(p) for p in train_paths + val_paths}
     try:
         model = build_model(model_name, vocabulary.num_characters, image_height=image_size[0])
     except ValueError as exc:
         raise DataError(str(exc)) from None
     check_labels_fit(model, image_size, labels)
+    if fresh_data:
+        val_set = CaptchaDataset(val_paths, vocabulary, image_size)
+        train_set = SyntheticCaptchas(vocabulary, images_per_epoch, alphabet, length, style, seed, image_size)
+        source = f"{images_per_epoch} fresh {style!r} images a epoch"
+    else:
+        train_set, val_set = load_datasets(data_dir, val_fraction, seed, image_size, augment=augment,
+                                           vocabulary=vocabulary)
+        source = f"{len(train_set)} train images{'' if train_set.in_memory else ' (read lazily: too many to cache)'}"
     on_gpu = (group.device or resolve_device(device)).type == "cuda"
     sampler = (DistributedSampler(train_set, num_replicas=group.world_size, rank=group.rank, shuffle=True, seed=seed)
                if group.world_size > 1 else None)

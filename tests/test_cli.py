@@ -1,6 +1,7 @@
 """The command line, run for real in a subprocess as a user would."""
 
 import json
+import shutil
 import subprocess
 import sys
 
@@ -87,6 +88,14 @@ def test_train_refuses_an_image_size_the_model_cannot_use(tiny_dataset, tmp_path
     result = cli("train", "--data", tiny_dataset, "--out", tmp_path, "--epochs", 1, "--no-progress", *args)
     assert_clean_failure(result, *fragments)
     assert not (tmp_path / "model.pt").exists()
+
+
+def test_an_impossible_image_size_fails_before_any_image_is_decoded(tiny_dataset, tmp_path):
+    data = tmp_path / "data"
+    shutil.copytree(tiny_dataset, data)
+    (data / "train" / "ABC.png").write_bytes(b"not a png")  # decoding it would fail with another error
+    result = cli("train", "--data", data, "--out", tmp_path / "run", "--image-size", "40x16", "--no-progress")
+    assert_clean_failure(result, "give the model 2 timesteps")
 
 
 def test_evaluate_prints_one_json_object(trained_run, tiny_dataset):

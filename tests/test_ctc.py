@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from captcha_lib.ctc import best_path, ctc_loss, greedy_decode, min_time_steps, min_time_steps
+from captcha_lib.ctc import best_path, ctc_loss, greedy_decode, min_time_steps
 from captcha_lib.vocab import Vocabulary
 
 VOCAB = Vocabulary("25ABTbz")  # classes: blank=0, '2'=1, '5'=2, 'A'=3, 'B'=4, 'T'=5, 'b'=6, 'z'=7
