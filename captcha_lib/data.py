@@ -209,17 +209,30 @@ def load_datasets(data_dir: str | Path, val_fraction: float = 0.1, seed: int = 0
                   image_size: tuple[int, int] = IMAGE_SIZE, augment: bool | str = False,
                   vocabulary: Vocabulary | None = None,
                   cache_limit_bytes: int = CACHE_LIMIT_BYTES) -> tuple[CaptchaDataset, CaptchaDataset]:
-    """Train and validation datasets from a data folder.
+    """Train and validation datasets from a data folder (split as `split_paths` does).
 
     The vocabulary is learned from the training labels unless given (a checkpoint's);
     a validation label with a character outside it is an error naming the file.
     `augment`: True, False, or "auto" (only for fewer than SMALL_TRAINING_SET images).
     """
     train_paths, val_paths = split_paths(data_dir, val_fraction, seed)
+    return datasets_from_paths(train_paths, val_paths, seed, image_size, augment, vocabulary, cache_limit_bytes)
+
+
+def vocabulary_from_paths(paths: Sequence[str | Path]) -> Vocabulary:
+    """The characters of the labels in these file names."""
+    return Vocabulary.from_labels(label_from_path(p) for p in paths)
+
+
+def datasets_from_paths(train_paths: Sequence[Path], val_paths: Sequence[Path], seed: int = 0,
+                        image_size: tuple[int, int] = IMAGE_SIZE, augment: bool | str = False,
+                        vocabulary: Vocabulary | None = None,
+                        cache_limit_bytes: int = CACHE_LIMIT_BYTES) -> tuple[CaptchaDataset, CaptchaDataset]:
+    """`load_datasets` for paths already split (by `split_paths`)."""
     if augment == "auto":
         augment = len(train_paths) < SMALL_TRAINING_SET
     if vocabulary is None:
-        vocabulary = Vocabulary.from_labels(label_from_path(p) for p in train_paths)
+        vocabulary = vocabulary_from_paths(train_paths)
     val = CaptchaDataset(val_paths, vocabulary, image_size, cache_limit_bytes=cache_limit_bytes)  # label check fails fast
     train = CaptchaDataset(train_paths, vocabulary, image_size, augment=training_augmentation(seed) if augment else None,
                            cache_limit_bytes=cache_limit_bytes)

@@ -14,7 +14,8 @@ from torch.utils.data import DistributedSampler
 
 from . import distributed
 from .ctc import min_time_steps
-from .data import CaptchaDataset, label_from_path, load_datasets, make_loader, split_paths
+from .data import (CaptchaDataset, datasets_from_paths, label_from_path, make_loader, split_paths,
+                   vocabulary_from_paths)
 from .defaults import DEFAULT_ALPHABET, DEFAULT_LENGTH
 from .errors import DataError
 from .images import IMAGE_SIZE, parse_image_size
@@ -88,7 +89,7 @@ def _train(group, data_dir, out_dir: Path, model_name, epochs, max_minutes, batc
         # the worst a generated label can be: the longest, doubled throughout
         labels = {alphabet[0] * parse_length(length)[1]: f"--length {length} (fresh data)"}
     else:
-        vocabulary = Vocabulary.from_labels(label_from_path(p) for p in train_paths)
+        vocabulary = vocabulary_from_paths(train_paths)
         labels = {label_from_path(p): str(p) for p in train_paths + val_paths}
     try:
         model = build_model(model_name, vocabulary.num_characters, image_height=image_size[0])
@@ -100,8 +101,7 @@ def _train(group, data_dir, out_dir: Path, model_name, epochs, max_minutes, batc
         train_set = SyntheticCaptchas(vocabulary, images_per_epoch, alphabet, length, style, seed, image_size)
         source = f"{images_per_epoch} fresh {style!r} images a epoch"
     else:
-        train_set, val_set = load_datasets(data_dir, val_fraction, seed, image_size, augment=augment,
-                                           vocabulary=vocabulary)
+        train_set, val_set = datasets_from_paths(train_paths, val_paths, seed, image_size, augment, vocabulary)
         source = f"{len(train_set)} train images{'' if train_set.in_memory else ' (read lazily: too many to cache)'}"
     on_gpu = (group.device or resolve_device(device)).type == "cuda"
     sampler = (DistributedSampler(train_set, num_replicas=group.world_size, rank=group.rank, shuffle=True, seed=seed)
