@@ -24,6 +24,8 @@ from sklearn.preprocessing import LabelEncoder
 
 from captcha_lib import Decoder, Predictor, greedy_decode, list_images
 
+from machine import describe  # benchmarks/machine.py
+
 
 # --- the reference notebook's decoding, verbatim -------------------------------------------------
 def remove_duplicates(x):
@@ -89,7 +91,7 @@ def main(argv=None) -> int:
     beam_batches = batches[:max(1, args.beam_n // 64)]
     encoder = LabelEncoder().fit(list(vocabulary.characters))  # the reference's encoder: classes = characters
     time_steps, _, num_classes = batches[0].shape
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads | {args.checkpoint} | {len(paths)} "
+    print(f"{describe()} | {args.checkpoint} | {len(paths)} "
           f"sequences of T={time_steps}, C={num_classes} | median of {args.repeats} repeats")
 
     # Same logits, same texts: greedy agrees with beam width 1; the reference differs only on doubled letters.

@@ -20,10 +20,11 @@ import sys
 import tempfile
 from pathlib import Path
 
-import torch
 
 from captcha_lib import train_run
 from captcha_lib.data import label_from_path, list_images
+
+from machine import describe  # benchmarks/machine.py
 
 
 def run(data: Path, minutes: float, fresh: bool, seed: int, workers: int | None) -> dict:
@@ -47,8 +48,7 @@ def main(argv=None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--workers", type=int, default=None, help="render workers for fresh data (default: auto)")
     args = parser.parse_args(argv)
-    print(f"data {args.data} | budget {args.minutes} min each | seed {args.seed} | torch {torch.__version__}, "
-          f"{torch.get_num_threads()} threads")
+    print(f"data {args.data} | budget {args.minutes} min each | seed {args.seed} | {describe()}")
     results = {}
     for name, fresh in (("fixed", False), ("fresh", True)):
         r = results[name] = run(args.data, args.minutes, fresh, args.seed, args.workers)

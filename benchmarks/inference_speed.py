@@ -24,6 +24,8 @@ import torch
 from captcha_lib import Predictor, Vocabulary, build_model, generate_dataset, list_images, load_checkpoint
 from captcha_lib.generate import DEFAULT_ALPHABET
 
+from machine import describe  # benchmarks/machine.py
+
 
 def predictors(checkpoints: list[Path]) -> dict[str, Predictor]:
     if checkpoints:
@@ -55,7 +57,7 @@ def main(argv=None) -> int:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--checkpoint", type=Path, nargs="*", default=[])
     args = parser.parse_args(argv)
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads | {args.images} images | "
+    print(f"{describe()} | {args.images} images | "
           f"median of {args.repeats} repeats")
     with tempfile.TemporaryDirectory() as tmp:
         generate_dataset(tmp, n_train=args.images, n_val=0, seed=0)

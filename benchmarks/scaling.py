@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
 import subprocess
 import sys
@@ -23,6 +22,8 @@ import tempfile
 from pathlib import Path
 
 import torch
+
+from machine import describe  # benchmarks/machine.py
 
 
 def train(data: Path, processes: int, minutes: float, device: str, extra: list[str]) -> dict:
@@ -45,8 +46,8 @@ def main(argv=None) -> int:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--processes", type=int, nargs="+", default=[1, 2])
     args = parser.parse_args(argv)
-    print(f"data {args.data} | {args.minutes} min per run, {args.repeats} runs each | torch {torch.__version__} "
-          f"| {os.cpu_count()} CPU cores | GPUs: {torch.cuda.device_count()}")
+    print(f"data {args.data} | {args.minutes} min per run, {args.repeats} runs each | {describe()} "
+          f"| GPUs: {torch.cuda.device_count()}")
 
     configurations = [(f"CPU, {n} process{'es' if n > 1 else ''}", n, "cpu", []) for n in args.processes]
     if torch.cuda.is_available():

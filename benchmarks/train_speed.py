@@ -26,7 +26,6 @@ import statistics
 import sys
 from pathlib import Path
 
-import torch
 
 from captcha_lib import RECIPES, build_model, load_datasets, make_loader, set_seed
 from captcha_lib.data import CaptchaDataset, list_images
@@ -35,6 +34,8 @@ from captcha_lib.defaults import IMAGE_SIZE
 from captcha_lib.images import parse_image_size
 from captcha_lib.recipes import recipe_config
 from captcha_lib.trainer import Trainer
+
+from machine import describe  # benchmarks/machine.py
 
 THRESHOLDS = (0.50, 0.90, 0.95, 0.97, 0.99)  # 97%: the default data set's target
 
@@ -96,7 +97,7 @@ def main(argv=None) -> int:
     data = args.data or ensure_standin(args.style)
     image_size = parse_image_size(args.image_size)
     print(f"data {data} | budget {args.minutes} min per run | seeds {args.seeds} | crnn input {image_size[0]}x"
-          f"{image_size[1]} | torch {torch.__version__}, {torch.get_num_threads()} threads"
+          f"{image_size[1]} | {describe()}"
           f"{f' | batch {args.batch_size}' if args.batch_size else ''}{f' | lr {args.lr}' if args.lr else ''}")
 
     header = (f"{'model':10} {'seed':>4} " + " ".join(f"{f'to {t:.0%}':>12}" for t in THRESHOLDS)
