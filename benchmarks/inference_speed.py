@@ -57,8 +57,7 @@ def main(argv=None) -> int:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--checkpoint", type=Path, nargs="*", default=[])
     args = parser.parse_args(argv)
-    print(f"{describe()} | {args.images} images | "
-          f"median of {args.repeats} repeats")
+    print(f"{describe()} | {args.images} images | median of {args.repeats} repeats")
     with tempfile.TemporaryDirectory() as tmp:
         generate_dataset(tmp, n_train=args.images, n_val=0, seed=0)
         paths = list_images(Path(tmp) / "train")
