@@ -1,7 +1,7 @@
-"""Defaults shared by the library and the command line.
+"""Every default of the package, defined once.
 
-A module with no imports, so `python -m captcha_lib ...` builds its help and runs
-`predict --onnx` without loading torch. The modules that own these import them from here.
+A module with no imports, so `python -m captcha_lib --help` and `predict --onnx` start
+without loading torch. The modules that use these import them from here.
 """
 
 # Characters of the generated data set: digits and capitals without 0 O 1 I, which the
@@ -17,8 +17,16 @@ IMAGE_SIZE = (40, 150)
 DEFAULT_TRAIN_SIZE = 30000
 DEFAULT_VAL_SIZE = 1000
 
-# Training on fresh data (synthetic.py): images rendered a epoch.
+# Training on fresh data (data/synthetic.py): images rendered an epoch.
 IMAGES_PER_EPOCH = 10_000
 
-MODEL_NAMES = ("crnn", "reference")  # models.MODELS, in this order; tests check they agree
+MODEL_NAMES = ("crnn", "reference")  # model.build.MODELS, in this order; a test checks they agree
 DEFAULT_MODEL = "crnn"
+
+# Reading: images per model call, and the service's limits on what a client may send.
+READ_BATCH_SIZE = 64
+MAX_IMAGE_BYTES = 1_000_000  # a CAPTCHA is a few KB
+MAX_BATCH = 32  # images per /predict/batch request
+# A CAPTCHA is a few thousand pixels. Anything over this is refused before it is decoded:
+# a 50 KB PNG can unpack to gigabytes (a "decompression bomb").
+MAX_PIXELS = 4_000_000

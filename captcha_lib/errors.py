@@ -1,9 +1,17 @@
 """Errors a user can act on.
 
-Everything that goes wrong because of *input* (a folder, an image, a label, a
-checkpoint) raises a subclass of `CaptchaError` whose message says what is wrong and
-which file. The command line prints that message and exits non-zero; it never shows
-a traceback from deep inside torch or PIL.
+Everything that goes wrong because of *input* raises a subclass of `CaptchaError` whose
+message says what is wrong and where. The command line prints that message and exits
+with status 2; it never shows a traceback from deep inside torch or PIL.
+
+    CaptchaError
+    ├── DataError              a data folder or a label is unusable
+    │   └── UnknownCharacterError   a label holds a character the vocabulary lacks
+    ├── ImageError             an image cannot be read
+    │   ├── NotAnImageError         bytes no image format recognises
+    │   └── ImageTooLargeError      more pixels than allowed (a decompression bomb)
+    ├── ConfigError            an option or setting is invalid
+    └── CheckpointError        a file is not a readable model
 """
 
 
@@ -12,20 +20,28 @@ class CaptchaError(Exception):
 
 
 class DataError(CaptchaError):
-    """A data folder, an image file or a label is unusable."""
+    """A data folder or a label is unusable."""
 
 
 class UnknownCharacterError(DataError):
     """A label holds a character the vocabulary cannot encode."""
 
 
-class CheckpointError(CaptchaError):
-    """A file is not a readable captcha_lib checkpoint."""
+class ImageError(CaptchaError):
+    """An image file or upload cannot be read."""
 
 
-class NotAnImageError(DataError):
+class NotAnImageError(ImageError):
     """Bytes or a file that no image format recognises."""
 
 
-class ImageTooLargeError(DataError):
+class ImageTooLargeError(ImageError):
     """An image with more pixels than allowed (a decompression bomb, say)."""
+
+
+class ConfigError(CaptchaError, ValueError):
+    """An option is invalid: a negative count, an unknown name, a size that cannot work."""
+
+
+class CheckpointError(CaptchaError):
+    """A file is not a readable captcha_lib model (checkpoint or ONNX)."""

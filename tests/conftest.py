@@ -3,7 +3,7 @@
 import pytest
 from hypothesis import HealthCheck, settings
 
-from captcha_lib.generate import generate_dataset
+from captcha_lib import generate_dataset
 
 # Property tests draw the same examples on every run (reproducible CI), and a busy
 # machine that draws them slowly is not a failure.
@@ -24,8 +24,9 @@ def tiny_dataset(tmp_path_factory):
 @pytest.fixture(scope="session")
 def trained_checkpoint(tiny_dataset, tmp_path_factory):
     """A real CRNN checkpoint trained briefly on the tiny data set (not a good reader: a real one)."""
-    from captcha_lib.recipes import train_run
+    from captcha_lib import TrainConfig, train_run
 
     run_dir = tmp_path_factory.mktemp("trained")
-    train_run(tiny_dataset, run_dir, epochs=3, batch_size=8, device="cpu", progress=False, log=lambda *_: None)
+    train_run(TrainConfig.recipe("crnn", data=str(tiny_dataset), out=str(run_dir), epochs=3, batch_size=8, device="cpu",
+                                 progress=False), log=lambda *_: None)
     return run_dir / "model.pt"

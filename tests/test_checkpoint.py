@@ -1,13 +1,14 @@
 import pytest
 import torch
 
-from captcha_lib.checkpoint import load_checkpoint, read_checkpoint, save_checkpoint
-from captcha_lib.errors import CheckpointError
-from captcha_lib.models import CRNN, CaptchaModel
-from captcha_lib.vocab import Vocabulary
+from captcha_lib import load_checkpoint, save_checkpoint
+from captcha_lib.model.checkpoint import read_checkpoint
+from captcha_lib import CheckpointError
+from captcha_lib import CRNN, ReferenceModel
+from captcha_lib import Vocabulary
 
 
-@pytest.mark.parametrize("model_class", [CRNN, CaptchaModel])
+@pytest.mark.parametrize("model_class", [CRNN, ReferenceModel])
 def test_round_trip_with_weights_only(tmp_path, model_class):
     torch.manual_seed(0)
     vocab = Vocabulary("ABC123")
@@ -38,7 +39,7 @@ def test_text_file_is_not_a_checkpoint(tmp_path):
 
 def test_bare_state_dict_is_not_a_checkpoint(tmp_path):
     path = tmp_path / "best_captcha_model.pth"
-    torch.save(CaptchaModel(36).state_dict(), path)  # what the reference saved
+    torch.save(ReferenceModel(36).state_dict(), path)  # what the reference saved
     with pytest.raises(CheckpointError, match="bare state_dict"):
         read_checkpoint(path)
 

@@ -8,7 +8,7 @@ import sys
 import pytest
 import torch
 
-from captcha_lib.data import label_from_path, list_images
+from captcha_lib import label_from_path, list_images
 
 
 def cli(*args, cwd=None):
@@ -135,7 +135,7 @@ def test_evaluate_and_predict_reject_a_bad_decoder(trained_run, tiny_dataset):
                              "--decoders", "viterbi"), "viterbi")
     image = list_images(tiny_dataset / "val")[0]
     assert_clean_failure(cli("predict", "--checkpoint", run_dir / "model.pt", "--decoder", "constrained",
-                             "--alphabet", "AZ", image), "'Z'")
+                             "--decode-alphabet", "AZ", image), "'Z'")
 
 
 def test_predict_prints_path_tab_text(trained_run, tiny_dataset):
@@ -151,7 +151,7 @@ def test_predict_prints_path_tab_text(trained_run, tiny_dataset):
 def test_predict_with_a_decoder_and_confidence(trained_run, tiny_dataset):
     run_dir, _ = trained_run
     paths = list_images(tiny_dataset / "val")[:3]
-    result = cli("predict", "--checkpoint", run_dir / "model.pt", "--decoder", "constrained:4", "--length", "3-4",
+    result = cli("predict", "--checkpoint", run_dir / "model.pt", "--decoder", "constrained:4", "--decode-length", "3-4",
                  "--confidence", *paths)
     assert result.returncode == 0, result.stderr
     for line in result.stdout.splitlines():

@@ -1,8 +1,8 @@
 import pytest
 import torch
 
-from captcha_lib.ctc import best_path, ctc_loss, greedy_decode, min_time_steps
-from captcha_lib.vocab import Vocabulary
+from captcha_lib import GREEDY, best_path, ctc_loss, min_time_steps
+from captcha_lib import Vocabulary
 
 VOCAB = Vocabulary("25ABTbz")  # classes: blank=0, '2'=1, '5'=2, 'A'=3, 'B'=4, 'T'=5, 'b'=6, 'z'=7
 
@@ -18,13 +18,13 @@ def logits_for(*paths: str) -> torch.Tensor:
 
 
 def test_merge_repeats_before_dropping_blanks():
-    assert greedy_decode(logits_for("AA_A"), VOCAB) == ["AA"]
-    assert greedy_decode(logits_for("AAAA"), VOCAB) == ["A"]
+    assert GREEDY.texts(logits_for("AA_A"), VOCAB) == ["AA"]
+    assert GREEDY.texts(logits_for("AAAA"), VOCAB) == ["A"]
 
 
 def test_doubled_letters_survive_and_batch_is_decoded_row_by_row():
     paths = ("5_bb_b_zz_T_", "__2__A__B___", "____________")
-    assert greedy_decode(logits_for(*paths), VOCAB) == ["5bbzT", "2AB", ""]
+    assert GREEDY.texts(logits_for(*paths), VOCAB) == ["5bbzT", "2AB", ""]
 
 
 def test_best_path_returns_class_indices():

@@ -3,12 +3,13 @@ import pytest
 import torch
 from PIL import Image
 
-from captcha_lib.data import (CaptchaDataset, collate_batch, label_from_path, list_images, load_datasets,
+from captcha_lib import (CaptchaDataset, collate_batch, label_from_path, list_images, load_datasets,
                               make_loader, preprocess, split_paths, training_augmentation)
-from captcha_lib.errors import DataError, NotAnImageError, UnknownCharacterError
-from captcha_lib.images import IMAGENET_MEAN, IMAGENET_STD, load_image
-from captcha_lib.generate import render
-from captcha_lib.vocab import Vocabulary
+from captcha_lib import DataError, NotAnImageError, UnknownCharacterError
+from captcha_lib import ImageError, load_image
+from captcha_lib.data.images import IMAGENET_MEAN, IMAGENET_STD
+from captcha_lib import render
+from captcha_lib import Vocabulary
 
 
 def write_images(folder, names, style="default"):
@@ -60,7 +61,7 @@ def test_arrays_and_pil_images_load_too():
     assert load_image(np.zeros((50, 200, 4), np.uint8)).shape == (50, 200, 3)
     assert load_image(np.ones((50, 200, 3), np.float32)).max() == 255
     assert load_image(Image.new("LA", (20, 10))).shape == (10, 20, 3)
-    with pytest.raises(DataError, match="image array"):
+    with pytest.raises(ImageError, match="image array"):
         load_image(np.zeros((2, 3, 4, 5)))
 
 
@@ -78,14 +79,14 @@ def test_a_file_that_is_not_an_image_names_the_file(tmp_path):
     with pytest.raises(NotAnImageError, match="ABC.png.*is not an image"):
         load_image(path)
     vocab = Vocabulary("ABC")
-    with pytest.raises(DataError, match="ABC.png"):
+    with pytest.raises(ImageError, match="ABC.png"):
         CaptchaDataset([path], vocab)
 
 
 def test_preprocess_is_resize_normalise_chw():
     image = render("8AE5T", seed=3)
     tensor = preprocess(image)
-    assert tensor.shape == (3, 40, 150) and tensor.dtype == torch.float32
+    assert tensor.shape == (3, 40, 150) and tensor.dtype == np.float32
     # ImageNet normalisation: a pure white pixel maps to (1 - mean) / std per channel
     white = preprocess(np.full((60, 160, 3), 255, np.uint8))
     expected = [(1 - m) / s for m, s in zip(IMAGENET_MEAN, IMAGENET_STD)]
@@ -159,7 +160,7 @@ def test_collate_concatenates_targets():
 
 
 def test_auto_augmentation_only_for_small_training_sets(tiny_dataset, monkeypatch):
-    import captcha_lib.data as data
+    import captcha_lib.data.datasets as data
 
     assert load_datasets(tiny_dataset, augment="auto")[0].augment is not None  # 48 images: small
     monkeypatch.setattr(data, "SMALL_TRAINING_SET", 10)
@@ -168,7 +169,8 @@ def test_auto_augmentation_only_for_small_training_sets(tiny_dataset, monkeypatc
 
 
 def test_resizing_to_the_same_size_changes_nothing(tiny_dataset):
-    from captcha_lib.images import _bilinear_taps, resize_image
+    from captcha_lib import resize_image
+    from captcha_lib.data.images import _bilinear_taps
 
     image = resize_image(load_image(list_images(tiny_dataset / "train")[0]))  # (40, 150, 3)
     assert resize_image(image) is image  # the shortcut the service relies on ...

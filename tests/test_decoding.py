@@ -9,9 +9,9 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from captcha_lib.decoding import (Decoder, accuracy_at_coverage, best_path, brute_force_decode, parse_decoder,
+from captcha_lib import (Decoder, accuracy_at_coverage, best_path, brute_force_decode, parse_decoder,
                                   prefix_beam_search, text_log_probability)
-from captcha_lib.vocab import Vocabulary
+from captcha_lib import Vocabulary
 
 WIDE = 10_000  # wider than the number of states of any input below: nothing is pruned
 

@@ -4,10 +4,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from captcha_lib.data import label_from_path, list_images
-from captcha_lib.errors import DataError
-from captcha_lib.generate import STYLES, generate_dataset, random_labels, render
-from captcha_lib.vocab import parse_length
+from captcha_lib import label_from_path, list_images
+from captcha_lib import ConfigError, DataError
+from captcha_lib import STYLES, generate_dataset, render
+from captcha_lib.data.generate import random_labels
+from captcha_lib import parse_length
 
 
 def test_same_seed_same_labels_and_same_images(tmp_path):
@@ -46,13 +47,13 @@ def test_every_style_renders_deterministically(style):
 
 
 def test_bad_arguments_are_clear_errors(tmp_path):
-    with pytest.raises(DataError, match="length"):
+    with pytest.raises(ConfigError, match="length"):
         parse_length("x")
-    with pytest.raises(DataError, match="length"):
+    with pytest.raises(ConfigError, match="length"):
         parse_length("5-3")
-    with pytest.raises(DataError, match="alphabet"):
+    with pytest.raises(ConfigError, match="alphabet"):
         generate_dataset(tmp_path / "x", 1, 1, alphabet="AB_")
-    with pytest.raises(DataError, match="style"):
+    with pytest.raises(ConfigError, match="style"):
         generate_dataset(tmp_path / "y", 1, 1, style="fancy")
     generate_dataset(tmp_path / "z", 2, 1, workers=1)
     with pytest.raises(DataError, match="not empty"):

@@ -1,6 +1,6 @@
 import pytest
 
-from captcha_lib.metrics import (character_error_rate, edit_distance, positional_character_accuracy,
+from captcha_lib import (character_error_rate, edit_distance, positional_character_accuracy,
                                  sequence_accuracy)
 
 

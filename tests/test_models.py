@@ -2,12 +2,12 @@ import pytest
 import torch
 
 from captcha_lib import defaults
-from captcha_lib.models import (CRNN, DEFAULT_MODEL, MODELS, CaptchaModel, build_model, count_parameters,
+from captcha_lib import (CRNN, DEFAULT_MODEL, MODELS, ReferenceModel, build_model, count_parameters,
                                 receptive_field, time_steps)
 
 
 def test_reference_model_matches_the_notebook():
-    model = CaptchaModel(num_characters=36)
+    model = ReferenceModel(num_characters=36)
     assert count_parameters(model) == 228_005
     names = [name for name, _ in model.named_children()]
     assert names == ["conv1", "pool1", "conv2", "pool2", "gru", "output"]
@@ -54,7 +54,7 @@ def test_reference_reads_only_its_own_height():
 
 
 def test_receptive_field():
-    assert receptive_field(CaptchaModel(36)) == (10, 10)  # 3x3 conv, pool, 3x3 conv, pool
+    assert receptive_field(ReferenceModel(36)) == (10, 10)  # 3x3 conv, pool, 3x3 conv, pool
     assert receptive_field(CRNN(36)) == (22, 22)
 
 

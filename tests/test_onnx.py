@@ -10,15 +10,15 @@ import torch
 pytest.importorskip("onnxruntime")
 onnx = pytest.importorskip("onnx")
 
-from captcha_lib.checkpoint import save_checkpoint  # noqa: E402
-from captcha_lib.data import list_images  # noqa: E402
-from captcha_lib.decoding import Decoder  # noqa: E402
-from captcha_lib.errors import CheckpointError  # noqa: E402
-from captcha_lib.export import export_onnx  # noqa: E402
-from captcha_lib.models import CaptchaModel  # noqa: E402
-from captcha_lib.onnx_runtime import OnnxPredictor  # noqa: E402
-from captcha_lib.predict import Predictor  # noqa: E402
-from captcha_lib.vocab import Vocabulary  # noqa: E402
+from captcha_lib import save_checkpoint  # noqa: E402
+from captcha_lib import list_images  # noqa: E402
+from captcha_lib import Decoder  # noqa: E402
+from captcha_lib import CheckpointError  # noqa: E402
+from captcha_lib import export_onnx  # noqa: E402
+from captcha_lib import ReferenceModel  # noqa: E402
+from captcha_lib import Reader  # noqa: E402
+from captcha_lib import Reader  # noqa: E402
+from captcha_lib import Vocabulary  # noqa: E402
 
 # Everything the exported model's runtime must do without (numpy, Pillow, onnxruntime only).
 HEAVY = ("torch", "albumentations", "cv2", "captcha", "matplotlib", "sklearn", "tqdm")
@@ -31,30 +31,31 @@ def exported(trained_checkpoint, tmp_path_factory):
 
 def test_logits_and_texts_match_pytorch(trained_checkpoint, exported, tiny_dataset):
     paths = list_images(tiny_dataset / "val") + list_images(tiny_dataset / "train")[:20]
-    torch_reader = Predictor.from_checkpoint(trained_checkpoint, device="cpu")
-    onnx_reader = OnnxPredictor(exported)
+    torch_reader = Reader.from_checkpoint(trained_checkpoint, device="cpu")
+    onnx_reader = Reader.from_onnx(exported)
     batch = torch_reader.preprocess(paths)  # (B, 3, H, W): the same input for both
     with torch.inference_mode():
-        expected, _ = torch_reader.model(batch)
-    logits = onnx_reader.run(batch.numpy())
+        expected, _ = torch_reader.model(torch.from_numpy(batch))
+    logits = onnx_reader.run(batch)
+    np.testing.assert_allclose(torch_reader.run(batch), expected.numpy(), atol=0, rtol=0)  # one API, both arrays
     assert logits.shape == tuple(expected.shape)  # (T, B, C)
     np.testing.assert_allclose(logits, expected.numpy(), atol=1e-4, rtol=0)
     assert onnx_reader.predict(paths) == torch_reader.predict(paths)
     for decoder in (Decoder("beam", 8), Decoder("constrained", 8, 3, 4)):
-        torch_reader.decoder = onnx_reader.decoder = decoder
-        assert [r.text for r in onnx_reader.read(paths)] == [r.text for r in torch_reader.read(paths)]
+        torch_texts = [r.text for r in Reader.from_checkpoint(trained_checkpoint, decoder=decoder).read(paths)]
+        assert [r.text for r in Reader.from_onnx(exported, decoder=decoder).read(paths)] == torch_texts
 
 
 def test_batch_and_width_are_dynamic(exported):
-    reader = OnnxPredictor(exported)
+    reader = Reader.from_onnx(exported)
     for batch, width in [(1, 150), (7, 150), (3, 200)]:
         logits = reader.run(np.zeros((batch, 3, 40, width), np.float32))
         assert logits.shape == (width // 8, batch, reader.vocabulary.num_characters + 1)  # T = W/8
 
 
 def test_metadata_carries_what_reading_needs(trained_checkpoint, exported):
-    reader = OnnxPredictor(exported)
-    torch_reader = Predictor.from_checkpoint(trained_checkpoint, device="cpu")
+    reader = Reader.from_onnx(exported)
+    torch_reader = Reader.from_checkpoint(trained_checkpoint, device="cpu")
     assert reader.vocabulary == torch_reader.vocabulary
     assert reader.image_size == torch_reader.image_size == (40, 150)
     assert reader.model_name == "crnn" and reader.metadata["label_lengths"] == [3, 4]
@@ -62,17 +63,17 @@ def test_metadata_carries_what_reading_needs(trained_checkpoint, exported):
 
 def test_the_reference_model_exports_too(tmp_path):
     vocab = Vocabulary("ABC")
-    checkpoint = save_checkpoint(tmp_path / "ref.pt", CaptchaModel(vocab.num_characters).eval(), vocab, (40, 150))
-    reader = OnnxPredictor(export_onnx(checkpoint, tmp_path / "ref.onnx"))
+    checkpoint = save_checkpoint(tmp_path / "ref.pt", ReferenceModel(vocab.num_characters).eval(), vocab, (40, 150))
+    reader = Reader.from_onnx(export_onnx(checkpoint, tmp_path / "ref.onnx"))
     batch = np.random.default_rng(0).normal(size=(2, 3, 40, 150)).astype(np.float32)
     with torch.inference_mode():
-        expected, _ = Predictor.from_checkpoint(checkpoint, device="cpu").model(torch.from_numpy(batch))
+        expected, _ = Reader.from_checkpoint(checkpoint, device="cpu").model(torch.from_numpy(batch))
     np.testing.assert_allclose(reader.run(batch), expected.numpy(), atol=1e-4, rtol=0)
 
 
 def test_predict_with_onnx_runs_without_torch(trained_checkpoint, exported, tiny_dataset):
     paths = [str(p) for p in list_images(tiny_dataset / "val")]
-    expected = Predictor.from_checkpoint(trained_checkpoint, device="cpu").read(paths)
+    expected = Reader.from_checkpoint(trained_checkpoint, device="cpu").read(paths)
     # A fresh interpreter where importing torch (or OpenCV, albumentations, ...) fails.
     code = ("import sys\n"
             f"for name in {HEAVY!r}: sys.modules[name] = None\n"
@@ -91,17 +92,17 @@ def test_predict_with_onnx_runs_without_torch(trained_checkpoint, exported, tiny
 
 def test_bad_onnx_files_are_clear_errors(tmp_path, trained_checkpoint):
     with pytest.raises(CheckpointError, match="does not exist"):
-        OnnxPredictor(tmp_path / "missing.onnx")
+        Reader.from_onnx(tmp_path / "missing.onnx")
     garbage = tmp_path / "garbage.onnx"
     garbage.write_bytes(b"not a model")
     with pytest.raises(CheckpointError, match="garbage.onnx is not an ONNX model"):
-        OnnxPredictor(garbage)
+        Reader.from_onnx(garbage)
     foreign = tmp_path / "foreign.onnx"  # a valid ONNX model without our metadata
     x = onnx.helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, [1])
     y = onnx.helper.make_tensor_value_info("y", onnx.TensorProto.FLOAT, [1])
     onnx.save(onnx.helper.make_model(onnx.helper.make_graph([onnx.helper.make_node("Identity", ["x"], ["y"])],
                                                              "identity", [x], [y])), str(foreign))
     with pytest.raises(CheckpointError, match="not one exported by captcha_lib"):
-        OnnxPredictor(foreign)
+        Reader.from_onnx(foreign)
     with pytest.raises(CheckpointError, match="is not a captcha_lib checkpoint"):
         export_onnx(garbage, tmp_path / "out.onnx")

@@ -2,13 +2,13 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from captcha_lib.checkpoint import save_checkpoint
-from captcha_lib.data import list_images
-from captcha_lib.errors import DataError
-from captcha_lib.models import CRNN
-from captcha_lib.predict import Predictor
-from captcha_lib.trainer import set_seed
-from captcha_lib.vocab import Vocabulary
+from captcha_lib import save_checkpoint
+from captcha_lib import list_images
+from captcha_lib import ImageError
+from captcha_lib import CRNN
+from captcha_lib import Reader
+from captcha_lib import set_seed
+from captcha_lib import Vocabulary
 
 
 @pytest.fixture
@@ -16,7 +16,7 @@ def predictor(tmp_path):
     set_seed(0)
     vocab = Vocabulary("ABC123")
     path = save_checkpoint(tmp_path / "model.pt", CRNN(vocab.num_characters), vocab, (40, 150))
-    return Predictor.from_checkpoint(path, device="cpu", batch_size=5)
+    return Reader.from_checkpoint(path, device="cpu", batch_size=5)
 
 
 def test_paths_pil_images_and_arrays_give_the_same_text(predictor, tiny_dataset):
@@ -38,12 +38,12 @@ def test_logits_shape(predictor, tiny_dataset):
 def test_unreadable_image_is_a_clear_error(predictor, tmp_path):
     bad = tmp_path / "broken.png"
     bad.write_bytes(b"\x89PNG not really")
-    with pytest.raises(DataError, match="broken.png"):
+    with pytest.raises(ImageError, match="broken.png"):
         predictor.predict([bad])
 
 
 def test_read_gives_the_same_texts_with_their_confidence(predictor, tiny_dataset):
-    from captcha_lib.decoding import Decoder, text_log_probability
+    from captcha_lib import Decoder, text_log_probability
 
     paths = list_images(tiny_dataset / "val")
     readings = predictor.read(paths)
@@ -52,5 +52,6 @@ def test_read_gives_the_same_texts_with_their_confidence(predictor, tiny_dataset
     labels = [predictor.vocabulary.encode(r.text) for r in readings[:5]]
     expected = np.exp(text_log_probability(logits, labels)).tolist()
     assert [r.confidence for r in readings[:5]] == pytest.approx(expected)
-    predictor.decoder = Decoder("constrained", 4, min_length=3, max_length=3)
-    assert all(len(text) == 3 for text in predictor.predict(paths))
+    constrained = Reader.from_checkpoint(predictor.path, batch_size=5,
+                                         decoder=Decoder("constrained", 4, min_length=3, max_length=3))
+    assert all(len(text) == 3 for text in constrained.predict(paths))

@@ -7,11 +7,11 @@ import sys
 import pytest
 import torch
 
-from captcha_lib.checkpoint import load_checkpoint
-from captcha_lib.data import CaptchaDataset, collate_batch, list_images, load_datasets, make_loader
-from captcha_lib.errors import UnknownCharacterError
-from captcha_lib.synthetic import SyntheticCaptchas
-from captcha_lib.vocab import Vocabulary
+from captcha_lib import load_checkpoint
+from captcha_lib import CaptchaDataset, collate_batch, list_images, load_datasets, make_loader
+from captcha_lib import UnknownCharacterError
+from captcha_lib import SyntheticCaptchas
+from captcha_lib import Vocabulary
 
 
 def labels_of(loader) -> list[str]:
@@ -63,13 +63,13 @@ def test_a_folder_too_large_to_cache_is_read_lazily_with_the_same_items(tiny_dat
 
 def test_mixed_precision_step_on_cpu(tiny_dataset):
     """bf16 autocast (the GPU default) also runs on a CPU when asked: finite loss, fp32 weights."""
-    from captcha_lib.models import CRNN
-    from captcha_lib.trainer import Trainer, TrainerConfig
+    from captcha_lib import CRNN
+    from captcha_lib import TrainConfig, Trainer
 
     train, val = load_datasets(tiny_dataset)
     model = CRNN(train.vocabulary.num_characters)
     trainer = Trainer(model, make_loader(train, 16, shuffle=True), make_loader(val, 16), train.vocabulary,
-                      TrainerConfig(epochs=1, device="cpu", amp=True, progress=False))
+                      TrainConfig(epochs=1, device="cpu", amp=True, progress=False))
     assert trainer.amp_dtype == torch.bfloat16
     loss = trainer.train_epoch()
     assert loss == loss and loss < 100  # finite

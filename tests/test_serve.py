@@ -13,8 +13,8 @@ from PIL import Image
 httpx = pytest.importorskip("httpx")
 pytest.importorskip("fastapi")
 
-from captcha_lib.data import list_images  # noqa: E402
-from captcha_lib.predict import Predictor  # noqa: E402
+from captcha_lib import list_images  # noqa: E402
+from captcha_lib import Reader  # noqa: E402
 
 
 def free_port() -> int:
@@ -52,7 +52,7 @@ def server(trained_checkpoint):
 def expected(trained_checkpoint, tiny_dataset):
     """What the model reads in each validation image, computed here without the server."""
     paths = list_images(tiny_dataset / "val")
-    readings = Predictor.from_checkpoint(trained_checkpoint, device="cpu").read(paths)
+    readings = Reader.from_checkpoint(trained_checkpoint, device="cpu").read(paths)
     return {path: reading for path, reading in zip(paths, readings)}
 
 
@@ -72,7 +72,7 @@ def test_health_metadata_and_docs(server, trained_checkpoint):
     assert httpx.get(f"{url}/health").json() == {"status": "ok"}
     meta = httpx.get(f"{url}/metadata").json()
     assert meta["model"] == "crnn" and meta["backend"] == "torch"
-    assert meta["alphabet"] == Predictor.from_checkpoint(trained_checkpoint).vocabulary.characters
+    assert meta["alphabet"] == Reader.from_checkpoint(trained_checkpoint).vocabulary.characters
     assert meta["image_size"] == [40, 150] and meta["limits"]["max_batch"] == 4
     assert httpx.get(f"{url}/docs").status_code == 200
     assert "/predict/batch" in httpx.get(f"{url}/openapi.json").json()["paths"]

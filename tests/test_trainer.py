@@ -3,11 +3,8 @@ import math
 
 import torch
 
-from captcha_lib.checkpoint import load_checkpoint
-from captcha_lib.data import load_datasets, make_loader
-from captcha_lib.models import build_model
-from captcha_lib.recipes import recipe_config, train_run
-from captcha_lib.trainer import Trainer, TrainerConfig, resolve_device, set_seed
+from captcha_lib import (RECIPES, TrainConfig, Trainer, build_model, load_checkpoint, load_datasets, make_loader,
+                         resolve_device, set_seed, train_run)
 
 HISTORY_KEYS = {"epoch", "train_loss", "val_loss", "val_sequence_accuracy", "val_cer", "lr", "seconds", "elapsed"}
 
@@ -16,7 +13,9 @@ def tiny_trainer(dataset_dir, tmp_path, model_name="crnn", **config):
     set_seed(0)
     train, val = load_datasets(dataset_dir)
     model = build_model(model_name, num_characters=train.vocabulary.num_characters)
-    config = TrainerConfig(**{"lr": 3e-3, "progress": False, "checkpoint_path": str(tmp_path / "model.pt"), **config})
+    # the reference recipe's loop (plateau schedule, no warm-up) at a higher rate, for any model
+    config = TrainConfig(**{**RECIPES["reference"], "model": model_name, "lr": 3e-3, "progress": False,
+                            "out": str(tmp_path), **config})
     return Trainer(model, make_loader(train, 8, shuffle=True), make_loader(val, 16), train.vocabulary, config)
 
 
@@ -59,15 +58,16 @@ def test_same_seed_same_history(tiny_dataset, tmp_path):
 
 
 def test_recipes_and_devices():
-    config, batch_size, augment = recipe_config("reference", lr=None, epochs=7)
-    assert (config.lr, config.epochs, batch_size, augment) == (1e-3, 7, 32, False)
+    config = TrainConfig.recipe("reference", epochs=7)
+    assert (config.lr, config.epochs, config.batch_size, config.augment) == (1e-3, 7, 32, False)
     assert resolve_device("cpu").type == "cpu"
     assert resolve_device("auto").type in {"cpu", "cuda", "mps"}
 
 
 def test_train_run_writes_model_and_history(tiny_dataset, tmp_path):
     lines = []
-    train_run(tiny_dataset, tmp_path / "run", epochs=2, batch_size=8, progress=False, log=lines.append)
+    train_run(TrainConfig.recipe(data=str(tiny_dataset), out=str(tmp_path / "run"), epochs=2, batch_size=8,
+                                 progress=False), log=lines.append)
     history = json.loads((tmp_path / "run" / "history.json").read_text())
     assert [r["epoch"] for r in history] == [1, 2]
     assert (tmp_path / "run" / "model.pt").is_file()

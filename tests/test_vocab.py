@@ -1,7 +1,7 @@
 import pytest
 
-from captcha_lib.errors import UnknownCharacterError
-from captcha_lib.vocab import Vocabulary
+from captcha_lib import UnknownCharacterError
+from captcha_lib import Vocabulary
 
 
 def test_vocabulary_is_sorted_characters_with_blank_at_zero():

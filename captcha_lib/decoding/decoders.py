@@ -27,11 +27,12 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
-from .vocab import BLANK_INDEX, Vocabulary
+from ..data.vocab import BLANK_INDEX, Vocabulary
+from ..errors import ConfigError
 
 State = tuple[tuple[int, ...], bool]  # (prefix of classes, last step was a blank)
 
@@ -47,7 +48,7 @@ def prefix_beam_search(log_probs: np.ndarray, beam_width: int = 8, blank_index: 
     log_probs = np.asarray(log_probs, dtype=np.float64)  # (T, C)
     time_steps, num_classes = log_probs.shape
     if beam_width < 1:
-        raise ValueError(f"beam width must be at least 1, got {beam_width}")
+        raise ConfigError(f"beam width must be at least 1, got {beam_width}")
     max_length = time_steps if max_length is None else max_length
     classes = [c for c in range(num_classes) if c != blank_index and (allowed is None or c in allowed)]
     classes = sorted([blank_index, *classes])  # class order: ties go to the lowest class, as argmax does
@@ -153,6 +154,7 @@ def log_softmax(logits) -> np.ndarray:
 def best_path(logits, blank_index: int = BLANK_INDEX) -> list[list[int]]:
     """Greedy (best-path) decoding of a batch, vectorised: (T, B, C) -> B lists of classes.
 
+    The one greedy decoder: validation during training, `Decoder("greedy")` and every reader use it.
     Takes a torch tensor or an array of scores or log-probabilities (argmax is the same).
     """
     if hasattr(logits, "detach"):
@@ -175,23 +177,36 @@ class Decoder:
     """How logits become text: "greedy", "beam" (prefix beam search) or "constrained".
 
     "constrained" is beam search that only returns texts of min_length..max_length
-    characters drawn from `alphabet` (default: the model's).
+    characters drawn from `alphabet` (default: the model's). A length left None is the
+    training labels' (`for_model`), as the checkpoint records them.
     """
     method: str = "greedy"
     beam_width: int = 8
-    min_length: int = 0
+    min_length: int | None = None
     max_length: int | None = None
     alphabet: str | None = None
 
     def __post_init__(self):
         if self.method not in ("greedy", "beam", "constrained"):
-            raise ValueError(f"unknown decoder {self.method!r}: use greedy, beam or constrained")
+            raise ConfigError(f"unknown decoder {self.method!r}: use greedy, beam or constrained")
         if self.beam_width < 1:
-            raise ValueError(f"beam width must be at least 1, got {self.beam_width}")
+            raise ConfigError(f"beam width must be at least 1, got {self.beam_width}")
 
     @property
     def name(self) -> str:
         return self.method if self.method == "greedy" else f"{self.method}-{self.beam_width}"
+
+    def for_model(self, vocabulary: Vocabulary, label_lengths: Sequence[int] | None = None) -> Decoder:
+        """This decoder, checked against a model: its alphabet in the vocabulary, unset lengths filled in."""
+        if self.alphabet is not None:
+            vocabulary.encode(self.alphabet, source="the decoder's alphabet")  # a character the model lacks
+        low, high = label_lengths or (None, None)
+        return replace(self, min_length=self.min_length if self.min_length is not None else low,
+                       max_length=self.max_length if self.max_length is not None else high)
+
+    def texts(self, logits, vocabulary: Vocabulary) -> list[str]:
+        """(T, B, C) logits (tensor or array) -> B texts, without confidences."""
+        return [vocabulary.decode(label or []) for label in self.decode_classes(logits, vocabulary)]
 
     def decode(self, logits, vocabulary: Vocabulary) -> list[Reading]:
         """(T, B, C) logits (tensor or array) -> B readings, each with its confidence."""
@@ -215,20 +230,23 @@ class Decoder:
         labels = []
         for b in range(log_probs.shape[1]):
             beams = prefix_beam_search(log_probs[:, b], self.beam_width, vocabulary.blank_index,
-                                       min_length=self.min_length if constrained else 0,
+                                       min_length=(self.min_length or 0) if constrained else 0,
                                        max_length=self.max_length if constrained else None, allowed=allowed)
             labels.append(list(beams[0][0]) if beams else None)
         return labels
 
 
-def parse_decoder(spec: str, min_length: int = 0, max_length: int | None = None,
+GREEDY = Decoder()
+
+
+def parse_decoder(spec: str, min_length: int | None = None, max_length: int | None = None,
                   alphabet: str | None = None) -> Decoder:
     """"greedy", "beam", "beam:16", "constrained", "constrained:4" -> a Decoder."""
     method, _, width = spec.partition(":")
     try:
         return Decoder(method, int(width) if width else Decoder.beam_width, min_length, max_length, alphabet)
     except ValueError as exc:
-        raise ValueError(f"decoder {spec!r}: {exc}") from None
+        raise ConfigError(f"decoder {spec!r}: {exc}") from None
 
 
 def accuracy_at_coverage(confidences: Sequence[float], correct: Sequence[bool],

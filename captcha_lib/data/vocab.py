@@ -17,8 +17,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from .errors import DataError, UnknownCharacterError
+from ..errors import ConfigError, DataError, UnknownCharacterError
 
+MAX_LABEL_LENGTH = 64  # longer is no CAPTCHA, and would not fit a file name
 BLANK_INDEX = 0  # CTC's "no character here" class; real characters start at 1
 
 
@@ -83,7 +84,7 @@ def parse_length(length: int | str) -> tuple[int, int]:
     try:
         bounds = (int(low), int(high or low))
     except ValueError:
-        raise DataError(f"length must be a number or a range like 4-7, got {length!r}") from None
-    if not 1 <= bounds[0] <= bounds[1]:
-        raise DataError(f"length must be at least 1 and the range increasing, got {length!r}")
+        raise ConfigError(f"length must be a number or a range like 4-7, got {length!r}") from None
+    if not 1 <= bounds[0] <= bounds[1] <= MAX_LABEL_LENGTH:
+        raise ConfigError(f"length must be 1 to {MAX_LABEL_LENGTH} and the range increasing, got {length!r}")
     return bounds

@@ -1,33 +1,33 @@
-"""Read CAPTCHAs with an exported model: numpy, Pillow and onnxruntime, no torch.
+"""The onnxruntime backend of `Reader`: an exported model with numpy, Pillow and onnxruntime, no torch.
 
-    reader = OnnxPredictor("model.onnx")
-    reader.predict(["8AE5T.png"])         # -> ["8AE5T"]
-    reader.read(["8AE5T.png"])            # -> [Reading(text="8AE5T", confidence=0.998)]
+    reader = Reader.from_onnx("model.onnx")
 
-Preprocessing (images.py) and decoding (decoding.py) are the very functions the PyTorch
-`Predictor` uses, so both give the same texts (tests check it on real images).
+Preprocessing and decoding are the very functions the PyTorch backend uses, so both give
+the same texts (tests check it on real images).
 """
 
 from __future__ import annotations
 
 import json
 import os
-from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
-from .decoding import Decoder
-from .errors import CaptchaError, CheckpointError
+from ..data.vocab import Vocabulary
+from ..decoding.decoders import GREEDY, Decoder
+from ..defaults import READ_BATCH_SIZE
+from ..errors import CaptchaError, CheckpointError
 from .reader import Reader
-from .vocab import Vocabulary
 
 ONNX_FORMAT = "captcha_lib.onnx"  # what export.py writes into the metadata
 ONNX_VERSION = 1
 
 
-class OnnxPredictor(Reader):
-    def __init__(self, path: str | Path, batch_size: int = 64, decoder: Decoder = Decoder(),
+class OnnxReader(Reader):
+    backend = "onnxruntime"
+
+    def __init__(self, path: str | Path, batch_size: int = READ_BATCH_SIZE, decoder: Decoder | str = GREEDY,
                  threads: int | None = None):
         try:
             import onnxruntime as ort
@@ -54,10 +54,6 @@ class OnnxPredictor(Reader):
         self.model_name = meta["model_name"]
         super().__init__(Vocabulary.from_dict(json.loads(meta["vocabulary"])), json.loads(meta["image_size"]),
                          batch_size, decoder, json.loads(meta["metadata"]))
-
-    def logits(self, images: Sequence) -> np.ndarray:
-        """(T, B, C) logits for one batch of images."""
-        return self.run(self.preprocess_batch(images))
 
     def run(self, batch: np.ndarray) -> np.ndarray:
         """(B, 3, H, W) float32 preprocessed images -> (T, B, C) logits."""

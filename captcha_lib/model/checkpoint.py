@@ -13,9 +13,10 @@ from pathlib import Path
 import torch
 import torch.nn as nn
 
-from .errors import CheckpointError
-from .models import MODELS, build_model
-from .vocab import Vocabulary
+from ..data.vocab import Vocabulary
+from ..errors import CaptchaError, CheckpointError
+from ..files import atomic_path
+from .build import MODELS, build_model
 
 FORMAT = "captcha_lib.checkpoint"
 VERSION = 1
@@ -25,7 +26,6 @@ def save_checkpoint(path: str | Path, model: nn.Module, vocabulary: Vocabulary,
                     image_size: tuple[int, int], metadata: dict | None = None) -> Path:
     """Write the checkpoint atomically (a crash mid-save never leaves half a file)."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     checkpoint = {
         "format": FORMAT,
         "version": VERSION,
@@ -36,9 +36,8 @@ def save_checkpoint(path: str | Path, model: nn.Module, vocabulary: Vocabulary,
         "image_size": list(image_size),
         "metadata": _plain(metadata or {}),
     }
-    partial = path.with_name(path.name + ".partial")
-    torch.save(checkpoint, partial)
-    partial.replace(path)
+    with atomic_path(path) as partial:
+        torch.save(checkpoint, partial)
     return path
 
 
@@ -73,11 +72,15 @@ def load_checkpoint(path: str | Path, device: str | torch.device = "cpu"
                     ) -> tuple[nn.Module, Vocabulary, dict]:
     """(model in eval mode on `device`, vocabulary, the whole checkpoint dict)."""
     checkpoint = read_checkpoint(path)
-    vocabulary = Vocabulary.from_dict(checkpoint["vocabulary"])
-    config = {**checkpoint["model_config"], "num_characters": vocabulary.num_characters}
-    model = build_model(checkpoint["model_name"], **config)
     try:
+        vocabulary = Vocabulary.from_dict(checkpoint["vocabulary"])
+        config = {**checkpoint["model_config"], "num_characters": vocabulary.num_characters}
+        model = build_model(checkpoint["model_name"], **config)
         model.load_state_dict(checkpoint["state_dict"])
+    except CaptchaError as exc:
+        raise CheckpointError(f"{path}: {exc}") from None
+    except (KeyError, TypeError, ValueError) as exc:
+        raise CheckpointError(f"{path} is not a complete captcha_lib checkpoint ({type(exc).__name__}: {exc})") from None
     except RuntimeError as exc:
         raise CheckpointError(f"{path}: the weights do not fit model {checkpoint['model_name']!r} "
                               f"({str(exc).splitlines()[0]})") from None

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import matplotlib.pyplot as plt
 import numpy as np
 
-from .images import load_image
+from ..data.images import load_image
 
 
 def show_images(images: Sequence, titles: Sequence[str] = (), colors: Sequence[str] = (), ncols: int = 4,

@@ -1,11 +1,11 @@
-"""CTC: the loss that needs no alignment, and greedy decoding.
+"""CTC: the loss that needs no alignment.
 
 The model emits one class distribution per timestep (a column of the image). CTC
 sums over every way of spreading the label over those timesteps with blanks (class 0)
 in between, so nobody has to say where each character is.
 
-Decoding reverses the spreading: take the best class per timestep, **merge repeats
-first, then drop blanks**. The order matters:
+Decoding (decoding/decoders.py) reverses the spreading: take the best class per
+timestep, **merge repeats first, then drop blanks**. The order matters:
 
     A A _ A   -> merge -> A _ A -> drop blanks -> "AA"   (right: the blank separates)
     A A _ A   -> drop  -> A A A -> merge       -> "A"    (the reference's order: wrong)
@@ -19,8 +19,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from .decoding import best_path  # numpy, so exported models decode without torch
-from .vocab import BLANK_INDEX, Vocabulary
+from ..data.vocab import BLANK_INDEX
 
 
 def ctc_loss(logits: torch.Tensor, targets: torch.Tensor, target_lengths: torch.Tensor,
@@ -42,8 +41,3 @@ def min_time_steps(label: str) -> int:
     """The fewest timesteps CTC can spread `label` over: one per character, plus the blank
     that must separate each doubled letter ("5bbzt" needs 6)."""
     return len(label) + sum(a == b for a, b in zip(label, label[1:]))
-
-
-def greedy_decode(logits: torch.Tensor, vocabulary: Vocabulary) -> list[str]:
-    """(T, B, C) logits -> B strings."""
-    return [vocabulary.decode(classes) for classes in best_path(logits, vocabulary.blank_index)]

@@ -17,25 +17,31 @@ make "same seed, same images" true, each image is rendered with a seeded
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import random
+import threading
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-import captcha.image
-import matplotlib
-from captcha.image import ImageCaptcha
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
-from .defaults import DEFAULT_ALPHABET, DEFAULT_LENGTH, STYLES
-from .errors import DataError
+from ..defaults import DEFAULT_ALPHABET, DEFAULT_LENGTH, STYLES
+from ..errors import ConfigError, DataError
 from .vocab import parse_length
 
 # 0-9A-Z as in the reference, without 0/O and 1/I: in the captcha package's font, once warped,
 # they are the same shape, and a quarter of 5-character labels would hold an unreadable one.
-_FONT_DIR = Path(matplotlib.get_data_path()) / "fonts" / "ttf"
-DEJAVU_FONTS = [str(_FONT_DIR / name) for name in
-                ("DejaVuSans.ttf", "DejaVuSans-Bold.ttf", "DejaVuSerif.ttf", "DejaVuSansMono-Bold.ttf")]
+
+
+@functools.cache
+def dejavu_fonts() -> list[str]:
+    """The DejaVu fonts matplotlib ships: fonts every install has, no download."""
+    import matplotlib  # imported here, like captcha below: checking options needs neither
+
+    font_dir = Path(matplotlib.get_data_path()) / "fonts" / "ttf"
+    return [str(font_dir / name) for name in
+            ("DejaVuSans.ttf", "DejaVuSans-Bold.ttf", "DejaVuSerif.ttf", "DejaVuSansMono-Bold.ttf")]
 
 
 class _SeededSecrets:
@@ -47,14 +53,37 @@ class _SeededSecrets:
         self.choice = rng.choice
 
 
+_secrets_lock = threading.Lock()
+
+
 @contextlib.contextmanager
 def _seeded_captcha(rng: random.Random):
-    original = captcha.image.secrets
-    captcha.image.secrets = _SeededSecrets(rng)
-    try:
-        yield
-    finally:
-        captcha.image.secrets = original
+    """`captcha.image.secrets` is a module global: swap it under a lock, so two threads
+    rendering at once never draw from each other's generator."""
+    import captcha.image
+
+    with _secrets_lock:
+        original = captcha.image.secrets
+        captcha.image.secrets = _SeededSecrets(rng)
+        try:
+            yield
+        finally:
+            captcha.image.secrets = original
+
+
+def check_style(style: str) -> str:
+    if style not in STYLES:
+        raise ConfigError(f"unknown style {style!r}; choose one of {', '.join(STYLES)}")
+    return style
+
+
+def check_alphabet(alphabet: str) -> str:
+    """Generated labels become file names: distinct characters a file name can hold, no `_` (the copy suffix)."""
+    if (not alphabet or "_" in alphabet or any(c in alphabet for c in '/\\.:*?"<>|')
+            or any(c.isspace() or not c.isprintable() for c in alphabet) or len(set(alphabet)) < len(alphabet)):
+        raise ConfigError(f"alphabet {alphabet!r} must be distinct printable characters allowed in file names, "
+                          f"without '_' or spaces")
+    return alphabet
 
 
 def random_labels(count: int, rng: random.Random, alphabet: str = DEFAULT_ALPHABET,
@@ -65,22 +94,25 @@ def random_labels(count: int, rng: random.Random, alphabet: str = DEFAULT_ALPHAB
 
 def render(text: str, seed: int | str, style: str = "default") -> Image.Image:
     """One CAPTCHA image of `text`; the same (text, seed, style) gives the same pixels."""
+    from captcha.image import ImageCaptcha
+
     rng = random.Random(seed)
     if style == "default":
         with _seeded_captcha(rng):
             return ImageCaptcha().generate_image(text)
     if style == "gray":
         with _seeded_captcha(rng):
-            image = ImageCaptcha(width=200, height=50, fonts=DEJAVU_FONTS, font_sizes=(34, 38, 42)).generate_image(text)
+            image = ImageCaptcha(width=200, height=50, fonts=dejavu_fonts(), font_sizes=(34, 38, 42)).generate_image(text)
         return _noise_line(image.convert("L"), rng)
     if style == "lines":
         return _render_lines(text, rng)
-    raise DataError(f"unknown style {style!r}; choose one of {', '.join(STYLES)}")
+    check_style(style)
+    raise AssertionError(f"style {style!r} has no renderer")
 
 
 def _render_lines(text: str, rng: random.Random, size=(200, 50)) -> Image.Image:
     image = Image.new("L", size, color=rng.randint(215, 255))
-    font = ImageFont.truetype(rng.choice(DEJAVU_FONTS), rng.randint(26, 32))
+    font = ImageFont.truetype(rng.choice(dejavu_fonts()), rng.randint(26, 32))
     draw = ImageDraw.Draw(image)
     advance = (size[0] - 30) / max(len(text), 5)  # short labels keep real-set spacing
     x = rng.uniform(8, 22)
@@ -113,11 +145,14 @@ def generate_dataset(out_dir: str | Path, n_train: int, n_val: int, seed: int = 
     A label drawn twice gets a suffix (`8AE5T_1.png`). Every image has its own seed,
     derived from (seed, split, index), so parallel workers give the same files.
     """
-    if style not in STYLES:
-        raise DataError(f"unknown style {style!r}; choose one of {', '.join(STYLES)}")
-    if not alphabet or "_" in alphabet or any(c in alphabet for c in '/\\.:*?"<>|') or len(set(alphabet)) < len(alphabet):
-        raise DataError(f"alphabet {alphabet!r} must be distinct characters allowed in file names, without '_'")
+    check_style(style)
+    check_alphabet(alphabet)
     parse_length(length)
+    for split, count in (("train", n_train), ("val", n_val)):
+        if not isinstance(count, int) or count < 0:
+            raise ConfigError(f"the number of {split} images must be 0 or more, got {count!r}")
+    if workers is not None and workers < 1:
+        raise ConfigError(f"workers must be at least 1, got {workers}")
     out_dir = Path(out_dir)
     jobs = []
     for split, count in (("train", n_train), ("val", n_val)):

@@ -7,6 +7,7 @@ runs with numpy, Pillow and onnxruntime alone.
     load_image(x)           path, bytes, PIL image or array -> (H, W, 3) uint8 RGB
     resize_image(rgb)       -> (40, 150, 3) uint8, bilinear (OpenCV's INTER_LINEAR geometry)
     normalize_image(small)  -> (3, 40, 150) float32, ImageNet mean and std, channels first
+    preprocess(x)           all three: what training and every reader feed the model
 """
 
 from __future__ import annotations
@@ -19,14 +20,11 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageFile, UnidentifiedImageError
 
-from .defaults import IMAGE_SIZE
-from .errors import DataError, ImageTooLargeError, NotAnImageError
+from ..defaults import IMAGE_SIZE, MAX_PIXELS
+from ..errors import ConfigError, ImageError, ImageTooLargeError, NotAnImageError
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
-# A CAPTCHA is a few thousand pixels. Anything over this is refused before it is decoded:
-# a 50 KB PNG can unpack to gigabytes (a "decompression bomb").
-MAX_PIXELS = 4_000_000
 
 _truncated_lock = threading.Lock()
 
@@ -50,7 +48,7 @@ def load_image(image: str | Path | bytes | Image.Image | np.ndarray, allow_trunc
     """A path, encoded bytes, PIL image or array -> RGB uint8 array (H, W, 3).
 
     Any mode (L, P, RGBA, CMYK, 16-bit) becomes RGB. A file that is not a readable image,
-    or one with more than `max_pixels` pixels, raises DataError naming it. A cut-off file
+    or one with more than `max_pixels` pixels, raises ImageError naming it. A cut-off file
     still loads (its missing part grey), as in the reference, unless `allow_truncated=False`.
     `name` is what error messages call the image (default: its path, or "the image").
     """
@@ -62,20 +60,20 @@ def load_image(image: str | Path | bytes | Image.Image | np.ndarray, allow_trunc
     source = name or ("the image" if isinstance(image, (bytes, bytearray)) else str(image))
     if isinstance(image, (bytes, bytearray)):
         if not image:
-            raise DataError(f"{source} is empty (0 bytes)")
+            raise ImageError(f"{source} is empty (0 bytes)")
         image = io.BytesIO(image)
     try:
         with _truncated_allowed(allow_truncated), Image.open(image) as pil_image:
             _check_pixels(pil_image, source, max_pixels)  # from the header, before decoding
             return np.asarray(pil_image.convert("RGB"))
     except FileNotFoundError:
-        raise DataError(f"image {source} does not exist") from None
+        raise ImageError(f"image {source} does not exist") from None
     except Image.DecompressionBombError as exc:
         raise ImageTooLargeError(f"{source} is too large to decode ({exc})") from None
     except UnidentifiedImageError:
         raise NotAnImageError(f"{source} is not an image (no known format: PNG, JPEG, GIF, BMP, WebP, ...)") from None
     except (OSError, SyntaxError, ValueError) as exc:
-        raise DataError(f"{source} is not a readable image ({exc})") from None
+        raise ImageError(f"{source} is not a readable image ({exc})") from None
 
 
 def _check_pixels(image: Image.Image, source: str, max_pixels: int) -> None:
@@ -91,7 +89,7 @@ def _array_to_rgb(array: np.ndarray) -> np.ndarray:
     if array.ndim == 2:
         array = np.stack([array] * 3, axis=-1)
     if array.ndim != 3 or array.shape[2] not in (3, 4):
-        raise DataError(f"an image array must be (H, W), (H, W, 3) or (H, W, 4), got {array.shape}")
+        raise ImageError(f"an image array must be (H, W), (H, W, 3) or (H, W, 4), got {array.shape}")
     if array.dtype != np.uint8:
         if np.issubdtype(array.dtype, np.floating) and array.size and array.max() <= 1.0:
             array = array * 255.0  # floats in [0, 1], as matplotlib reads PNGs
@@ -143,12 +141,12 @@ def parse_image_size(text: str | tuple[int, int]) -> tuple[int, int]:
         try:
             height, width = int(height), int(width)
         except ValueError:
-            raise DataError(f"image size must be HEIGHTxWIDTH like 48x200, got {text!r}") from None
+            raise ConfigError(f"image size must be HEIGHTxWIDTH like 48x200, got {text!r}") from None
     if not (8 <= height <= 512 and 8 <= width <= 2048):
-        raise DataError(f"image size {height}x{width} is out of range: height 8-512, width 8-2048 pixels")
+        raise ConfigError(f"image size {height}x{width} is out of range: height 8-512, width 8-2048 pixels")
     return height, width
 
 
-def preprocess_array(image, image_size: tuple[int, int] = IMAGE_SIZE, **load_options) -> np.ndarray:
-    """Any image -> (3, height, width) float32: load, resize, normalise."""
+def preprocess(image, image_size: tuple[int, int] = IMAGE_SIZE, **load_options) -> np.ndarray:
+    """Any image -> (3, height, width) float32: load, resize, normalise. Training and every reader use it."""
     return normalize_image(resize_image(load_image(image, **load_options), image_size))

@@ -16,9 +16,10 @@ from pathlib import Path
 
 import torch
 
-from .checkpoint import load_checkpoint
-from .errors import CaptchaError
-from .onnx_runtime import ONNX_FORMAT, ONNX_VERSION
+from ..errors import CaptchaError
+from ..files import atomic_path
+from ..model.checkpoint import load_checkpoint
+from .onnx_reader import ONNX_FORMAT, ONNX_VERSION
 
 OPSET = 17
 
@@ -42,12 +43,15 @@ def export_onnx(checkpoint_path: str | Path, out_path: str | Path) -> Path:
     except ImportError:
         raise CaptchaError("exporting needs onnx: pip install -e \".[deploy]\"") from None
     model, vocabulary, checkpoint = load_checkpoint(checkpoint_path)
-    wrapper = LogitsOnly(model).eval()
-    height, width = checkpoint["image_size"]
-    example = torch.zeros(1, 3, height, width)  # (B, 3, H, W)
+    height, width = checkpoint["image_size"]  # the example input is (1, 3, H, W)
     out_path = Path(out_path)
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    partial = out_path.with_name(out_path.name + ".partial")
+    with atomic_path(out_path) as partial:
+        _write_onnx(LogitsOnly(model).eval(), torch.zeros(1, 3, height, width), partial, onnx, vocabulary, checkpoint)
+    return out_path
+
+
+def _write_onnx(wrapper, example, partial: Path, onnx, vocabulary, checkpoint) -> None:
+    """The graph, then the metadata a reader needs, checked, into `partial`."""
     with warnings.catch_warnings():
         # The TorchScript-based exporter: torch 2.13's dynamo exporter cannot decompose nn.GRU yet.
         warnings.simplefilter("ignore")
@@ -69,5 +73,3 @@ def export_onnx(checkpoint_path: str | Path, out_path: str | Path) -> Path:
     proto.doc_string = f"captcha_lib {checkpoint['model_name']} reader, alphabet {vocabulary.characters!r}"
     onnx.checker.check_model(proto)
     onnx.save(proto, str(partial))
-    partial.replace(out_path)
-    return out_path

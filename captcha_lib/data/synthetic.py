@@ -21,10 +21,10 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from .defaults import DEFAULT_ALPHABET, DEFAULT_LENGTH, IMAGES_PER_EPOCH
-from .errors import DataError
-from .generate import STYLES, random_labels, render
-from .images import IMAGE_SIZE, normalize_image, resize_image
+from ..defaults import DEFAULT_ALPHABET, DEFAULT_LENGTH, IMAGE_SIZE, IMAGES_PER_EPOCH
+from ..errors import ConfigError
+from .generate import check_alphabet, check_style, random_labels, render
+from .images import normalize_image, resize_image
 from .vocab import Vocabulary, parse_length
 
 
@@ -36,10 +36,10 @@ class SyntheticCaptchas(Dataset):
     def __init__(self, vocabulary: Vocabulary | None = None, images_per_epoch: int = IMAGES_PER_EPOCH,
                  alphabet: str = DEFAULT_ALPHABET, length: int | str = DEFAULT_LENGTH, style: str = "default",
                  seed: int = 0, image_size: tuple[int, int] = IMAGE_SIZE):
-        if style not in STYLES:
-            raise DataError(f"unknown style {style!r}; choose one of {', '.join(STYLES)}")
+        check_style(style)
+        check_alphabet(alphabet)
         if images_per_epoch < 1:
-            raise DataError(f"images per epoch must be at least 1, got {images_per_epoch}")
+            raise ConfigError(f"images per epoch must be at least 1, got {images_per_epoch}")
         self.vocabulary = vocabulary or Vocabulary(alphabet)
         self.vocabulary.encode(alphabet, source="the synthetic data's alphabet")  # every character encodable
         self.images_per_epoch, self.alphabet, self.length = images_per_epoch, alphabet, length

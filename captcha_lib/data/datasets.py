@@ -1,9 +1,6 @@
 """From a folder of labelled images to batches the model can train on.
 
-* A label is the file name: `8AE5T.jpg` -> "8AE5T", `8AE5T_3.png` -> "8AE5T"
-  (a suffix after `_` lets several images share a label).
-* A data folder is either `DIR/train` + `DIR/val` (the reference layout) or one flat
-  folder that is split deterministically by `val_fraction` and `seed`.
+Which files and labels: `labels.py`. Here:
 * Each image is decoded and resized **once** and kept in memory as uint8
   (40x150x3 = 18 KB an image), so an epoch costs model time, not JPEG decoding.
   Normalisation and the optional augmentation run on that cached array.
@@ -11,9 +8,7 @@
 
 from __future__ import annotations
 
-import math
 import os
-import random
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -23,70 +18,11 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from .errors import DataError
-from .images import IMAGE_SIZE, load_image, normalize_image, preprocess_array, resize_image
+from ..defaults import IMAGE_SIZE
+from ..errors import DataError
+from .images import load_image, normalize_image, resize_image
+from .labels import label_from_path, label_lengths, split_paths, vocabulary_from_paths
 from .vocab import Vocabulary
-
-IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp")
-
-
-# --------------------------------------------------------------------------- files
-
-
-def label_from_path(path: str | Path) -> str:
-    """`Dataset/train/8AE5T_3.png` -> "8AE5T": the name up to the first `.` or `_`."""
-    return Path(path).name.split(".")[0].split("_")[0]
-
-
-def list_images(folder: str | Path) -> list[Path]:
-    """The image files in `folder` (not recursive), sorted so every run sees one order."""
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise DataError(f"data folder {folder} does not exist")
-    paths = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS)
-    if not paths:
-        raise DataError(f"data folder {folder} has no images ({' '.join(IMAGE_EXTENSIONS)})")
-    for path in paths:
-        if not label_from_path(path):
-            raise DataError(f"{path} has no label: its name must start with the text, like 8AE5T.png")
-    return paths
-
-
-def split_paths(data_dir: str | Path, val_fraction: float = 0.1, seed: int = 0) -> tuple[list[Path], list[Path]]:
-    """(train, val) image paths: `DIR/train` + `DIR/val` if present, else a seeded split.
-
-    The flat split is by *label*, so the copies `8AE5T_1.png`, `8AE5T_2.png` land on the
-    same side and validation never sees a text the model trained on.
-    """
-    data_dir = Path(data_dir)
-    if (data_dir / "train").is_dir():
-        train_paths = list_images(data_dir / "train")
-        if (data_dir / "val").is_dir():
-            return train_paths, list_images(data_dir / "val")
-        data_paths = train_paths
-    else:
-        data_paths = list_images(data_dir)
-    if not 0.0 < val_fraction < 1.0:
-        raise DataError(f"val_fraction must be between 0 and 1, got {val_fraction}")
-    labels = sorted({label_from_path(p) for p in data_paths})
-    if len(labels) < 2:
-        raise DataError(f"{data_dir} has one distinct label; a train/val split needs at least two")
-    random.Random(seed).shuffle(labels)
-    n_val = min(len(labels) - 1, max(1, math.ceil(val_fraction * len(labels))))
-    val_labels = set(labels[:n_val])
-    train = [p for p in data_paths if label_from_path(p) not in val_labels]
-    val = [p for p in data_paths if label_from_path(p) in val_labels]
-    return train, val
-
-
-# -------------------------------------------------------------------------- images
-# Loading, resizing and normalising live in `images` (numpy and Pillow only), shared with
-# `predict`, the ONNX runtime and the service.
-
-
-def preprocess(image, image_size: tuple[int, int] = IMAGE_SIZE) -> torch.Tensor:
-    """The reference's preprocessing on one image: RGB, resize, normalise, CHW float."""
-    return torch.from_numpy(preprocess_array(image, image_size))
 
 
 def training_augmentation(seed: int | None = 0) -> A.Compose:
@@ -144,8 +80,7 @@ class CaptchaDataset(Dataset):
     @property
     def label_lengths(self) -> list[int]:
         """[shortest, longest] label: what constrained decoding assumes by default."""
-        lengths = [len(label) for label in self.labels]
-        return [min(lengths), max(lengths)]
+        return label_lengths(self.labels)
 
     def _read(self, index: int) -> np.ndarray:
         return resize_image(load_image(self.paths[index]), self.image_size)  # (H, W, 3) uint8
@@ -217,11 +152,6 @@ def load_datasets(data_dir: str | Path, val_fraction: float = 0.1, seed: int = 0
     """
     train_paths, val_paths = split_paths(data_dir, val_fraction, seed)
     return datasets_from_paths(train_paths, val_paths, seed, image_size, augment, vocabulary, cache_limit_bytes)
-
-
-def vocabulary_from_paths(paths: Sequence[str | Path]) -> Vocabulary:
-    """The characters of the labels in these file names."""
-    return Vocabulary.from_labels(label_from_path(p) for p in paths)
 
 
 def datasets_from_paths(train_paths: Sequence[Path], val_paths: Sequence[Path], seed: int = 0,

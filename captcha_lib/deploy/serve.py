@@ -30,13 +30,11 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from .decoding import Reading
-from .errors import DataError, ImageTooLargeError, NotAnImageError
-from .images import MAX_PIXELS, load_image, resize_image
+from ..data.images import load_image, resize_image
+from ..decoding.decoders import Reading
+from ..defaults import MAX_BATCH, MAX_IMAGE_BYTES, MAX_PIXELS
+from ..errors import ImageError, ImageTooLargeError, NotAnImageError
 from .reader import Reader
-
-MAX_IMAGE_BYTES = 1_000_000  # a CAPTCHA is a few KB
-MAX_BATCH = 32
 
 
 class RequestError(Exception):
@@ -95,7 +93,7 @@ class MicroBatcher:
 
 
 def create_app(reader: Reader, max_image_bytes: int = MAX_IMAGE_BYTES, max_batch: int = MAX_BATCH,
-               max_pixels: int = MAX_PIXELS, backend: str = "torch") -> FastAPI:
+               max_pixels: int = MAX_PIXELS) -> FastAPI:
     batcher = MicroBatcher(reader, max_batch)
 
     async def lifespan(app):
@@ -125,7 +123,7 @@ def create_app(reader: Reader, max_image_bytes: int = MAX_IMAGE_BYTES, max_batch
             raise RequestError(413, str(exc)) from None
         except NotAnImageError as exc:
             raise RequestError(415, str(exc)) from None
-        except DataError as exc:  # empty, truncated, corrupt
+        except ImageError as exc:  # empty, truncated, corrupt
             raise RequestError(400, str(exc)) from None
         return resize_image(image, reader.image_size)
 
@@ -199,7 +197,7 @@ def create_app(reader: Reader, max_image_bytes: int = MAX_IMAGE_BYTES, max_batch
     @app.get("/metadata")
     async def metadata() -> dict:
         return {"model": reader.model_name,
-                "backend": backend, "alphabet": reader.vocabulary.characters,
+                "backend": reader.backend, "alphabet": reader.vocabulary.characters,
                 "image_size": list(reader.image_size), "decoder": reader.decoder.name,
                 "label_lengths": reader.metadata.get("label_lengths"),
                 "limits": {"max_image_bytes": max_image_bytes, "max_batch": max_batch, "max_pixels": max_pixels}}
@@ -207,8 +205,8 @@ def create_app(reader: Reader, max_image_bytes: int = MAX_IMAGE_BYTES, max_batch
     return app
 
 
-def serve(reader: Reader, host: str = "127.0.0.1", port: int = 8000, backend: str = "torch", **limits) -> None:
+def serve(reader: Reader, host: str = "127.0.0.1", port: int = 8000, **limits) -> None:
     import uvicorn
 
-    uvicorn.run(create_app(reader, backend=backend, **limits), host=host, port=port, log_level="warning",
+    uvicorn.run(create_app(reader, **limits), host=host, port=port, log_level="warning",
                 access_log=False)

@@ -1,0 +1,105 @@
+"""Where the course's data and runs live, and making them when missing.
+
+Each notebook runs on its own on a fresh clone: it calls `ensure_dataset()` and, if it
+needs a trained model, `ensure_trained()`, which load what an earlier notebook (or the
+command line) made, or make it now.
+
+`CAPTCHA_FAST=1` (set in CI) shrinks the generated data and the training budgets so the
+whole course re-executes in minutes; every cell still runs. It is read when `workspace()`
+is called, not when this module is imported.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..data.generate import generate_dataset
+from ..data.labels import list_images
+from ..defaults import DEFAULT_TRAIN_SIZE, DEFAULT_VAL_SIZE
+from ..errors import CaptchaError
+
+FAST_TRAIN_SIZE, FAST_VAL_SIZE = 3000, 300
+STANDIN_ALPHABET = "2345678bcdefgmnpwxy"  # the 19 symbols of the widely used real CAPTCHA set
+
+
+@dataclass(frozen=True)
+class Workspace:
+    fast: bool  # CAPTCHA_FAST: small data, short budgets
+    root: Path  # the repository, relative: nothing printed in a notebook names a user's folders
+
+    @property
+    def small_data_dir(self) -> Path:
+        """3,000 + 300 images: fast mode's set, and notebook 07's fixed set."""
+        return self.root / "Dataset" / "fast"
+
+    @property
+    def data_dir(self) -> Path:
+        return self.small_data_dir if self.fast else self.root / "Dataset"
+
+    @property
+    def runs_dir(self) -> Path:
+        return self.root / "runs" / ("fast" if self.fast else "course")
+
+    @property
+    def train_minutes(self) -> float:
+        return 1.5 if self.fast else 5.0
+
+    @property
+    def plateau_minutes(self) -> float:
+        """The reference-against-default demonstration in notebook 03."""
+        return 0.75 if self.fast else 1.5
+
+
+def workspace() -> Workspace:
+    """The course's folders and budgets, from CAPTCHA_FAST and the working folder now.
+
+    Notebooks run in notebooks/, scripts and Colab cells in the repository root.
+    """
+    fast = os.environ.get("CAPTCHA_FAST", "") not in ("", "0")
+    return Workspace(fast=fast, root=Path("..") if Path.cwd().name == "notebooks" else Path("."))
+
+
+def ensure_dataset(data_dir: Path | None = None, seed: int = 0, small: bool | None = None) -> Path:
+    """The default generated data set (small in fast mode, or when asked), rendered once."""
+    ws = workspace()
+    data_dir = Path(data_dir) if data_dir is not None else ws.data_dir
+    small = ws.fast if small is None else small
+    try:
+        list_images(data_dir / "train")
+        list_images(data_dir / "val")
+        return data_dir
+    except CaptchaError:
+        pass
+    n_train, n_val = (FAST_TRAIN_SIZE, FAST_VAL_SIZE) if small else (DEFAULT_TRAIN_SIZE, DEFAULT_VAL_SIZE)
+    print(f"rendering {n_train} + {n_val} CAPTCHAs into {data_dir} (once) ...")
+    generate_dataset(data_dir, n_train=n_train, n_val=n_val, seed=seed)
+    return data_dir
+
+
+def ensure_standin(style: str = "lines", seed: int = 1) -> Path:
+    """A stand-in for the widely used real CAPTCHA set: 936 + 104 grayscale 200x50 images,
+    5 characters from 19 symbols, a noise line through the text (style `lines` or `gray`)."""
+    data_dir = workspace().root / "Dataset" / f"standin-{style}-{seed}"
+    if not (data_dir / "val").is_dir():
+        print(f"rendering the {style} stand-in into {data_dir} (once) ...")
+        generate_dataset(data_dir, n_train=936, n_val=104, seed=seed, length=5, alphabet=STANDIN_ALPHABET,
+                         style=style)
+    return data_dir
+
+
+def ensure_trained(model_name: str = "crnn", data_dir: Path | None = None, minutes: float | None = None,
+                   seed: int = 0) -> Path:
+    """The checkpoint of `model_name` trained on the course data, trained now if missing."""
+    from ..training.config import TrainConfig
+    from ..training.run import train_run
+
+    ws = workspace()
+    data_dir = data_dir or ensure_dataset()
+    run_dir = ws.runs_dir / model_name
+    checkpoint = run_dir / "model.pt"
+    if not checkpoint.is_file():
+        train_run(TrainConfig.recipe(model_name, data=str(data_dir), out=str(run_dir),
+                                     max_minutes=minutes or ws.train_minutes, seed=seed))
+    return checkpoint

@@ -1,0 +1,97 @@
+"""One way to read CAPTCHAs, whatever runs the model: images in, texts and confidences out.
+
+    reader = Reader.from_checkpoint("runs/default/model.pt")   # PyTorch
+    reader = Reader.from_onnx("model.onnx")                    # onnxruntime, no torch
+    reader.predict(["8AE5T.png"])         # -> ["8AE5T"]
+    reader.read(["8AE5T.png"])            # -> [Reading(text="8AE5T", confidence=0.998)]
+
+Both backends preprocess with `data.images` and decode with `decoding`, numpy only, so
+they give the same texts; each supplies `run`, the model call. This module imports no
+torch: the ONNX path never loads it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from ..data.images import preprocess
+from ..data.vocab import Vocabulary
+from ..decoding.decoders import GREEDY, Decoder, Reading, parse_decoder
+from ..defaults import IMAGE_SIZE, READ_BATCH_SIZE
+from ..errors import ConfigError
+
+
+class Reader:
+    """A model with its vocabulary, input size and decoder. Make one with `from_checkpoint` or `from_onnx`."""
+
+    model_name = "unknown"  # a backend sets the model's name ("crnn", "reference")
+    backend = "unknown"  # "torch" or "onnxruntime"
+
+    def __init__(self, vocabulary: Vocabulary, image_size: tuple[int, int] = IMAGE_SIZE,
+                 batch_size: int = READ_BATCH_SIZE, decoder: Decoder | str = GREEDY, metadata: dict | None = None):
+        if not isinstance(batch_size, int) or batch_size < 1:
+            raise ConfigError(f"batch size must be at least 1, got {batch_size!r}")
+        self.vocabulary = vocabulary
+        self.image_size = tuple(image_size)
+        self.batch_size = batch_size
+        self.metadata = metadata or {}  # training facts from the checkpoint, e.g. label_lengths
+        self.decoder = self.fit_decoder(decoder)
+
+    @staticmethod
+    def from_checkpoint(path: str | Path, device: str = "cpu", batch_size: int = READ_BATCH_SIZE,
+                        decoder: Decoder | str = GREEDY) -> Reader:
+        """A reader that runs a PyTorch checkpoint (model.pt) on `device` (cpu, cuda, mps, auto)."""
+        from .torch_reader import TorchReader
+
+        return TorchReader.load(path, device, batch_size, decoder)
+
+    @staticmethod
+    def from_onnx(path: str | Path, batch_size: int = READ_BATCH_SIZE, decoder: Decoder | str = GREEDY,
+                  threads: int | None = None) -> Reader:
+        """A reader that runs an exported model (model.onnx) with onnxruntime, without torch."""
+        from .onnx_reader import OnnxReader
+
+        return OnnxReader(path, batch_size, decoder, threads)
+
+    def fit_decoder(self, decoder: Decoder | str) -> Decoder:
+        """A Decoder (or a spec such as "beam:16") checked against this model, with the
+        training label lengths where it leaves them unset."""
+        if isinstance(decoder, str):
+            decoder = parse_decoder(decoder)
+        return decoder.for_model(self.vocabulary, self.metadata.get("label_lengths"))
+
+    def preprocess(self, images: Sequence, **load_options) -> np.ndarray:
+        """Paths, bytes, PIL images or arrays -> (B, 3, H, W) float32, exactly as in training."""
+        return np.stack([preprocess(image, self.image_size, **load_options) for image in images])
+
+    def run(self, batch: np.ndarray) -> np.ndarray:
+        """(B, 3, H, W) float32 preprocessed images -> (T, B, C) logits. Each backend runs its model."""
+        raise NotImplementedError
+
+    def logits(self, images: Sequence) -> np.ndarray:
+        """(T, B, C) logits for one batch of images."""
+        return self.run(self.preprocess(images))
+
+    def batched_logits(self, images: Sequence) -> Iterator[np.ndarray]:
+        """(T, b, C) logits for any number of images, `batch_size` at a time."""
+        for start in range(0, len(images), self.batch_size):
+            yield self.logits(images[start:start + self.batch_size])
+
+    def predict(self, images: Sequence) -> list[str]:
+        """Texts for any number of images."""
+        return [text for logits in self.batched_logits(images) for text in self.decoder.texts(logits, self.vocabulary)]
+
+    def read(self, images: Sequence) -> list[Reading]:
+        """Texts with their confidence, P(text | image), for any number of images."""
+        return [reading for logits in self.batched_logits(images)
+                for reading in self.decoder.decode(logits, self.vocabulary)]
+
+    def predict_one(self, image) -> str:
+        return self.predict([image])[0]
+
+    def __repr__(self) -> str:
+        return (f"{type(self).__name__}({self.model_name}, alphabet {self.vocabulary.characters!r}, "
+                f"images {self.image_size[0]}x{self.image_size[1]}, decoder {self.decoder.name})")

@@ -1,0 +1,1 @@
+"""Stage 3, training: one configuration, the recipes, the loop, torchrun (notebooks 03, 07)."""

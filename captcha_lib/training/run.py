@@ -1,0 +1,135 @@
+"""`train_run(config)`: what `python -m captcha_lib train` does.
+
+Check the options and the labels first (from file names alone, before any image is
+decoded), then load the data, build the model, fit, and write RUN_DIR/model.pt (the best
+model) and RUN_DIR/history.json (one record per epoch), both atomically.
+Launched by torchrun, it trains on every process and only rank 0 logs and writes.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import replace
+from pathlib import Path
+
+from torch.utils.data import DistributedSampler
+
+from ..data.datasets import CaptchaDataset, datasets_from_paths, make_loader
+from ..data.labels import label_from_path, split_paths, vocabulary_from_paths
+from ..data.synthetic import SyntheticCaptchas
+from ..data.vocab import Vocabulary, parse_length
+from ..errors import ConfigError, DataError
+from ..files import write_json
+from ..model.build import build_model, count_parameters, resolve_device, time_steps
+from ..model.ctc import min_time_steps
+from . import distributed
+from .config import TrainConfig
+from .trainer import Trainer, set_seed
+
+
+def train_run(config: TrainConfig, log=print, on_epoch=None) -> Trainer:
+    """Train as `config` says; return the Trainer (its model holds the best weights).
+
+    `log` prints each line (the start, every epoch, the best); `on_epoch(record)` is called
+    after each epoch too, e.g. by a benchmark that watches the accuracy climb.
+    """
+    if not config.data or not config.out:
+        raise ConfigError("training needs a data folder and a run folder (config.data and config.out)")
+    resolve_device(config.device)  # an absent GPU is a clear error before any work
+    group = distributed.init_from_environment(config.device)
+    try:
+        if group.device is not None:  # torchrun: this process's GPU
+            config = replace(config, device=str(group.device))
+        config = replace(config, progress=config.progress and group.is_main)
+        return _train(config, group, log if group.is_main else (lambda *args: None), on_epoch)
+    finally:
+        distributed.shutdown()
+
+
+def _train(config: TrainConfig, group, log, on_epoch) -> Trainer:
+    out_dir = Path(config.out)
+    if group.is_main:
+        _check_writable(out_dir)
+    set_seed(config.seed)
+    train_set, val_set, vocabulary, model = _data_and_model(config)
+    source = (f"{config.images_per_epoch} fresh {config.style!r} images an epoch" if config.fresh_data else
+              f"{len(train_set)} train images{'' if train_set.in_memory else ' (read lazily: too many to cache)'}")
+    on_gpu = resolve_device(config.device).type == "cuda"
+    sampler = (DistributedSampler(train_set, num_replicas=group.world_size, rank=group.rank, shuffle=True,
+                                  seed=config.seed) if group.world_size > 1 else None)
+    height, width = config.image_size
+    log(f"{config.model}: {count_parameters(model):,} parameters | {source}, {len(val_set)} val images "
+        f"at {height}x{width} | alphabet {vocabulary.characters!r} | batch {config.batch_size}"
+        f"{f' x {group.world_size} processes' if group.world_size > 1 else ''}, lr {config.lr}, "
+        f"augment {getattr(train_set, 'augment', None) is not None}")
+    train_loader = make_loader(train_set, config.batch_size, shuffle=True, seed=config.seed,
+                               num_workers=config.workers, sampler=sampler, pin_memory=on_gpu)
+    trainer = Trainer(model, train_loader, make_loader(val_set, 256, pin_memory=on_gpu), vocabulary, config,
+                      metadata={"data": str(config.data), "train_images": len(train_set),
+                                "val_images": len(val_set), "fresh_data": config.fresh_data})
+    log(f"device {trainer.device}{f', {trainer.amp_dtype} autocast' if trainer.amp_dtype else ''}"
+        f"{', compiled' if config.compile else ''}")
+
+    def after_epoch(record: dict) -> None:
+        log(f"epoch {record['epoch']:3d} | train loss {record['train_loss']:.4f} | val loss {record['val_loss']:.4f} "
+            f"| val acc {record['val_sequence_accuracy']:.2%} | val CER {record['val_cer']:.4f} "
+            f"| lr {record['lr']:.2e} | {record['seconds']:.1f}s{' | saved' if record.get('saved') else ''}")
+        write_json(out_dir / "history.json", trainer.history)
+        if on_epoch:
+            on_epoch(record)
+
+    history = trainer.fit(on_epoch=after_epoch)
+    if group.is_main:
+        best = max(history, key=lambda r: (r["val_sequence_accuracy"], -r["val_loss"]))
+        log(f"best: epoch {best['epoch']}, val acc {best['val_sequence_accuracy']:.2%}, val CER {best['val_cer']:.4f} "
+            f"| {history[-1]['elapsed']:.0f}s | {out_dir / 'model.pt'}")
+    return trainer
+
+
+def _data_and_model(config: TrainConfig):
+    """(train set, val set, vocabulary, model). Vocabulary, model and the label check come
+    first, from file names alone: a size that cannot work fails before minutes of decoding."""
+    train_paths, val_paths = split_paths(config.data, config.val_fraction, config.seed)
+    if config.fresh_data:
+        vocabulary = Vocabulary(config.alphabet)
+        # the worst a generated label can be: the longest, doubled throughout
+        labels = {config.alphabet[0] * parse_length(config.length)[1]: f"--length {config.length} (fresh data)"}
+    else:
+        vocabulary = vocabulary_from_paths(train_paths)
+        labels = {label_from_path(p): str(p) for p in train_paths + val_paths}
+    model = build_model(config.model, vocabulary.num_characters, image_height=config.image_size[0])
+    check_labels_fit(model, config.image_size, labels)
+    if config.fresh_data:
+        val_set = CaptchaDataset(val_paths, vocabulary, config.image_size)
+        train_set = SyntheticCaptchas(vocabulary, config.images_per_epoch, config.alphabet, config.length,
+                                      config.style, config.seed, config.image_size)
+    else:
+        train_set, val_set = datasets_from_paths(train_paths, val_paths, config.seed, config.image_size,
+                                                 config.augment, vocabulary)
+    return train_set, val_set, vocabulary, model
+
+
+def _check_writable(out_dir: Path) -> None:
+    """The run folder can be written, checked before the first epoch rather than after it."""
+    if out_dir.exists() and not out_dir.is_dir():
+        raise ConfigError(f"run folder {out_dir} is a file; give a folder for model.pt and history.json")
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"cannot create run folder {out_dir} ({exc.strerror})") from None
+    if not os.access(out_dir, os.W_OK | os.X_OK):
+        raise ConfigError(f"run folder {out_dir} is not writable")
+
+
+def check_labels_fit(model, image_size: tuple[int, int], labels: dict[str, str]) -> None:
+    """A DataError unless the model's timesteps at `image_size` can hold every label.
+
+    `labels`: label -> where it comes from (a file). A label that needs more than T steps
+    cannot be aligned: CTC would skip it (zero_infinity) and the model never learn it.
+    """
+    steps = time_steps(model, image_size)
+    longest = max(labels, key=min_time_steps)
+    if min_time_steps(longest) > steps:
+        raise DataError(f"images of {image_size[0]}x{image_size[1]} give the model {steps} timesteps, but the "
+                        f"label {longest!r} ({labels[longest]}) needs {min_time_steps(longest)}: one per character "
+                        f"and a blank between doubled letters; use a wider --image-size")

@@ -1,0 +1,260 @@
+"""A trainer that knows nothing about the model's insides.
+
+It needs only that `model(images, targets, target_lengths)` returns `(logits, loss)`
+with logits (T, B, C) for CTC, and that batches are dicts from `collate_batch`.
+Per epoch it records train loss, validation loss, sequence accuracy, CER, learning
+rate and seconds; it keeps the best weights (by accuracy, then loss) and saves them.
+Scheduling and early stopping are small parts below: torch's `LambdaLR` (warm-up, then
+cosine, stepped every batch) or `ReduceLROnPlateau` (the reference's, every epoch).
+
+The same loop runs on a CPU, a GPU (mixed precision on by default there, optional
+torch.compile) and under torchrun on several processes (distributed.py): the model is
+wrapped for training, and the plain model is what is evaluated and saved, so every
+checkpoint has one format. Seeding is the caller's: `set_seed` before building the model.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import random
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.nn.parallel import DistributedDataParallel
+from tqdm.auto import tqdm
+
+from ..data.vocab import Vocabulary
+from ..decoding.decoders import GREEDY
+from ..decoding.metrics import character_error_rate, sequence_accuracy
+from ..model.build import resolve_device
+from ..model.checkpoint import save_checkpoint
+from . import distributed
+from .config import TrainConfig
+
+
+def set_seed(seed: int) -> None:
+    """Seed Python's, numpy's and torch's global generators: same seed, same weights and dropout."""
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+class EarlyStopping:
+    """Stop after `patience` epochs without a better model (None: never)."""
+
+    def __init__(self, patience: int | None):
+        self.patience, self.epochs_without_improvement = patience, 0
+
+    def update(self, improved: bool) -> bool:
+        """Record one epoch; True when it is time to stop."""
+        self.epochs_without_improvement = 0 if improved else self.epochs_without_improvement + 1
+        return bool(self.patience and self.epochs_without_improvement >= self.patience)
+
+
+class Trainer:
+    def __init__(self, model, train_loader, val_loader, vocabulary: Vocabulary, config: TrainConfig | None = None,
+                 metadata: dict | None = None):
+        self.config = cfg = config or TrainConfig()
+        self.group = distributed.current()  # world size 1 unless launched by torchrun
+        self.device = resolve_device(cfg.device)
+        self.model = model.to(self.device)  # the plain model: evaluated and saved
+        self.train_model = self._wrap_for_training(self.model)  # what the training step calls
+        self.amp_dtype = self._amp_dtype()
+        # fp16 needs its gradients scaled up (they underflow otherwise); bf16 and fp32 do not
+        self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.amp_dtype == torch.float16)
+        self.train_loader, self.val_loader = train_loader, val_loader
+        self.vocabulary, self.image_size = vocabulary, tuple(cfg.image_size)
+        self.checkpoint_path = Path(cfg.out) / "model.pt" if cfg.out else None
+        self.metadata = dict(metadata or {})
+        lengths = getattr(getattr(train_loader, "dataset", None), "label_lengths", None)
+        if lengths is not None:  # checkpoints record them: constrained decoding's default
+            self.metadata.setdefault("label_lengths", lengths)
+        optimizer_class = torch.optim.AdamW if cfg.weight_decay else torch.optim.Adam
+        self.history: list[dict] = []
+        self.step = 0
+        self.best_key = (-1.0, -math.inf)  # (accuracy, -loss): higher is better
+        self.best_state = None
+        self._start = time.monotonic()
+        self._elapsed = 0.0
+        self.optimizer = optimizer_class(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+        self.scheduler = self._make_scheduler()  # LambdaLR reads the step and the clock above
+        self.early_stopping = EarlyStopping(cfg.early_stopping_patience)
+
+    def _wrap_for_training(self, model):
+        if self.group.world_size > 1:  # gradients averaged over processes in backward()
+            device_ids = [self.device.index or torch.cuda.current_device()] if self.device.type == "cuda" else None
+            model = DistributedDataParallel(model, device_ids=device_ids)
+        if self.config.compile:
+            model = torch.compile(model)
+        return model
+
+    def _amp_dtype(self) -> torch.dtype | None:
+        amp = self.config.amp if self.config.amp is not None else self.device.type == "cuda"
+        if not amp:
+            return None
+        if self.device.type == "cuda" and not torch.cuda.is_bf16_supported():
+            return torch.float16  # older GPUs: fp16 with a gradient scaler
+        return torch.bfloat16  # same range as fp32: no scaler needed
+
+    # ------------------------------------------------------------- budget and schedule
+
+    def _make_scheduler(self):
+        if self.config.schedule == "plateau":  # stepped once an epoch with the validation loss
+            return torch.optim.lr_scheduler.ReduceLROnPlateau(  # no verbose=: gone in torch 2.7
+                self.optimizer, factor=self.config.plateau_factor, patience=self.config.plateau_patience)
+        return torch.optim.lr_scheduler.LambdaLR(self.optimizer, lambda _: self._cosine_factor())  # every step
+
+    def _cosine_factor(self) -> float:
+        """The learning rate over the peak: linear warm-up, then cosine decay to 2% over the budget."""
+        factor = 0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * self._budget_used()))
+        if self.step < self.config.warmup_steps:
+            factor *= (self.step + 1) / self.config.warmup_steps
+        return factor
+
+    def _total_steps(self) -> int:
+        epoch_steps = self.config.epochs * max(len(self.train_loader), 1)
+        return min(self.config.steps, epoch_steps) if self.config.steps else epoch_steps
+
+    def _budget_used(self) -> float:
+        """Fraction of the training budget spent: steps of all epochs, or the time limit."""
+        used = self.step / self._total_steps()
+        if self.config.max_minutes:
+            used = max(used, self._elapsed / (self.config.max_minutes * 60))
+        return min(used, 1.0)
+
+    def _out_of_budget(self) -> bool:
+        return self._budget_used() >= 1.0
+
+    def _sync_clock(self) -> None:
+        """Seconds since fit started, the same on every process (the slowest one's)."""
+        self._elapsed = distributed.agree_max(time.monotonic() - self._start, self.device)
+
+    # ---------------------------------------------------------------- one pass each
+
+    def _to_device(self, batch: dict):
+        # non_blocking: with pinned memory the copy to a GPU overlaps the next computation
+        return (batch["images"].to(self.device, non_blocking=True),
+                batch["targets"].to(self.device, non_blocking=True),
+                batch["target_lengths"].to(self.device, non_blocking=True))
+
+    def train_step(self, batch: dict) -> float:
+        """One optimiser step on one batch; its loss."""
+        images, targets, target_lengths = self._to_device(batch)
+        self.optimizer.zero_grad(set_to_none=True)
+        with torch.autocast(self.device.type, dtype=self.amp_dtype, enabled=self.amp_dtype is not None):
+            _, loss = self.train_model(images, targets, target_lengths)  # CTC itself runs in fp32
+        self.scaler.scale(loss).backward()
+        if self.config.grad_clip:
+            self.scaler.unscale_(self.optimizer)  # clip the true gradients, not the scaled ones
+            torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.config.grad_clip)
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
+        self.step += 1
+        self._sync_clock()  # before the schedule: every process sets the same rate
+        if self.config.schedule == "cosine":
+            self.scheduler.step()
+        return loss.item()
+
+    def train_epoch(self) -> float:
+        """One pass over the training data, or what is left of the budget; the mean batch loss."""
+        self.model.train()
+        total, batches, self.epoch_images = 0.0, 0, 0
+        # mininterval: a bar redrawn every step floods a notebook kernel's output channel
+        # (nbval then loses messages); every 2 s is plenty for a human.
+        bar = tqdm(self.train_loader, desc="train", leave=False, mininterval=2.0,
+                   disable=not (self.config.progress and self.group.is_main))
+        for batch in bar:
+            loss = self.train_step(batch)
+            total, batches = total + loss, batches + 1
+            self.epoch_images += len(batch["labels"])
+            bar.set_postfix(loss=f"{loss:.3f}", refresh=False)  # drawn at the bar's own pace
+            if self._out_of_budget():
+                break  # the time limit or the step budget: stop mid-epoch, evaluate what we have
+        return total / max(batches, 1)
+
+    @torch.no_grad()
+    def evaluate(self, loader=None) -> dict:
+        """Loss, sequence accuracy and CER on `loader` (default: validation), greedy reads."""
+        self.model.eval()
+        loader = loader or self.val_loader
+        total_loss, n, predictions, truths = 0.0, 0, [], []
+        for batch in tqdm(loader, desc="eval", leave=False, disable=not self.config.progress, mininterval=2.0):
+            images, targets, target_lengths = self._to_device(batch)
+            logits, loss = self.model(images, targets, target_lengths)  # logits (T, B, C)
+            total_loss += loss.item() * len(images)
+            n += len(images)
+            predictions += GREEDY.texts(logits, self.vocabulary)
+            truths += batch["labels"]
+        return {"loss": total_loss / max(n, 1), "sequence_accuracy": sequence_accuracy(predictions, truths),
+                "cer": character_error_rate(predictions, truths), "predictions": predictions, "labels": truths}
+
+    # ---------------------------------------------------------------------- the loop
+
+    def fit(self, on_epoch=None) -> list[dict]:
+        """Train until the epochs, the step or time budget, or early stopping; keep the best weights.
+
+        `on_epoch(record)` is called after each epoch (the command line prints with it).
+        Under torchrun only rank 0 evaluates, records, calls `on_epoch` and saves; it sends
+        the others what they need to stay in step (the validation loss, stop or not).
+        """
+        self._start, self._elapsed = time.monotonic(), 0.0
+        for epoch in range(1, self.config.epochs + 1):
+            self._begin_epoch(epoch)
+            epoch_start = time.monotonic()
+            train_loss = self.train_epoch()
+            record = self._end_epoch(epoch, train_loss, epoch_start) if self.group.is_main else None
+            if record is not None and on_epoch:
+                on_epoch(record)
+            if self._should_stop(record):
+                break
+        if self.best_state is not None:
+            self.model.load_state_dict(self.best_state)  # hand back the best model, not the last
+        return self.history
+
+    def _begin_epoch(self, epoch: int) -> None:
+        for part in (getattr(self.train_loader, "sampler", None), getattr(self.train_loader, "dataset", None)):
+            if hasattr(part, "set_epoch"):
+                part.set_epoch(epoch)  # a new shuffle per epoch (DistributedSampler), fresh images (synthetic)
+
+    def _end_epoch(self, epoch: int, train_loss: float, epoch_start: float) -> dict:
+        """Evaluate, record, and keep (and save) the model if it is the best so far."""
+        train_seconds = time.monotonic() - epoch_start
+        val = self.evaluate()
+        record = {"epoch": epoch, "train_loss": train_loss, "val_loss": val["loss"],
+                  "val_sequence_accuracy": val["sequence_accuracy"], "val_cer": val["cer"],
+                  "lr": self.optimizer.param_groups[0]["lr"], "step": self.step,
+                  "seconds": time.monotonic() - epoch_start, "train_seconds": train_seconds,
+                  "train_images": self.epoch_images * self.group.world_size,  # all processes
+                  "elapsed": time.monotonic() - self._start}
+        self.history.append(record)
+        key = (val["sequence_accuracy"], -val["loss"])
+        record["improved"] = key > self.best_key
+        if record["improved"]:
+            self.best_key = key
+            self.best_state = copy.deepcopy(self.model.state_dict())
+            record["saved"] = self.save(epoch)
+        return record
+
+    def _should_stop(self, record: dict | None) -> bool:
+        """Early stopping, the plateau schedule and the budget, decided alike on every process."""
+        stop_early = record is not None and self.early_stopping.update(record["improved"])
+        val_loss, stop_early = distributed.broadcast_from_main(
+            [record["val_loss"] if record else 0.0, float(stop_early)], self.device)
+        if self.config.schedule == "plateau":
+            self.scheduler.step(val_loss)  # the same learning rate on every process
+        self._sync_clock()
+        return bool(stop_early) or self._out_of_budget()
+
+    def save(self, epoch: int) -> bool:
+        if self.checkpoint_path is None or not self.group.is_main:
+            return False
+        best = self.history[-1]
+        metadata = {**self.metadata, "epoch": epoch, "val_sequence_accuracy": best["val_sequence_accuracy"],
+                    "val_cer": best["val_cer"], "val_loss": best["val_loss"],
+                    "trainer_config": self.config.to_dict(), "torch_version": torch.__version__,
+                    "world_size": self.group.world_size}
+        save_checkpoint(self.checkpoint_path, self.model, self.vocabulary, self.image_size, metadata)
+        return True
