@@ -22,7 +22,7 @@ from pathlib import Path
 import torch
 from sklearn.preprocessing import LabelEncoder
 
-from captcha_lib import Decoder, Predictor, greedy_decode, list_images
+from captcha_lib import GREEDY, Decoder, Reader, list_images
 
 from machine import describe  # benchmarks/machine.py
 
@@ -85,9 +85,10 @@ def main(argv=None) -> int:
         return 2
     folder = args.data / "val" if (args.data / "val").is_dir() else args.data
     paths = list_images(folder)[:args.n]
-    predictor = Predictor.from_checkpoint(args.checkpoint, device="cpu", batch_size=64)
+    predictor = Reader.from_checkpoint(args.checkpoint, device="cpu", batch_size=64)
     vocabulary = predictor.vocabulary
-    batches = list(predictor.batched_logits(paths))  # (T, 64, C) each: the same logits for every decoder
+    # (T, 64, C) each: the same logits for every decoder (tensors: the reference loop is torch code)
+    batches = [torch.from_numpy(b) for b in predictor.batched_logits(paths)]
     beam_batches = batches[:max(1, args.beam_n // 64)]
     encoder = LabelEncoder().fit(list(vocabulary.characters))  # the reference's encoder: classes = characters
     time_steps, _, num_classes = batches[0].shape
@@ -95,7 +96,7 @@ def main(argv=None) -> int:
           f"sequences of T={time_steps}, C={num_classes} | median of {args.repeats} repeats")
 
     # Same logits, same texts: greedy agrees with beam width 1; the reference differs only on doubled letters.
-    greedy_texts = [t for b in batches for t in greedy_decode(b, vocabulary)]
+    greedy_texts = [t for b in batches for t in GREEDY.texts(b, vocabulary)]
     reference_texts = [t for b in batches for t in decode_predictions(b, encoder)]
     width1_texts = [r.text for b in beam_batches for r in Decoder("beam", 1).decode(b, vocabulary)]
     assert width1_texts == greedy_texts[:len(width1_texts)], "beam width 1 must equal greedy"
@@ -104,7 +105,7 @@ def main(argv=None) -> int:
 
     rows = [("reference loop (inverse_transform per step)", sequences_per_second(
                 lambda b: decode_predictions(b, encoder), batches, args.repeats)),
-            ("greedy (texts)", sequences_per_second(lambda b: greedy_decode(b, vocabulary), batches, args.repeats)),
+            ("greedy (texts)", sequences_per_second(lambda b: GREEDY.texts(b, vocabulary), batches, args.repeats)),
             ("greedy + confidence", sequences_per_second(lambda b: Decoder("greedy").decode(b, vocabulary),
                                                          batches, args.repeats))]
     for width in args.widths:

@@ -21,8 +21,7 @@ import tempfile
 from pathlib import Path
 
 
-from captcha_lib import train_run
-from captcha_lib.data import label_from_path, list_images
+from captcha_lib import TrainConfig, label_from_path, list_images, train_run
 
 from machine import describe  # benchmarks/machine.py
 
@@ -30,8 +29,9 @@ from machine import describe  # benchmarks/machine.py
 def run(data: Path, minutes: float, fresh: bool, seed: int, workers: int | None) -> dict:
     alphabet = "".join(sorted({c for p in list_images(data / "val") for c in label_from_path(p)}))
     with tempfile.TemporaryDirectory() as out:
-        trainer = train_run(data, out, max_minutes=minutes, seed=seed, progress=False, fresh_data=fresh,
-                            alphabet=alphabet, workers=workers, log=lambda *args: None)
+        config = TrainConfig.recipe(data=str(data), out=out, max_minutes=minutes, seed=seed, progress=False,
+                                    fresh_data=fresh, alphabet=alphabet, workers=workers)
+        trainer = train_run(config, log=lambda *args: None)
         history = json.loads((Path(out) / "history.json").read_text())
     seen = sum(r["train_images"] for r in history)
     return {"history": history, "best": max(r["val_sequence_accuracy"] for r in history),

@@ -1,6 +1,6 @@
 """Prediction throughput on CPU, preprocessing and decoding included.
 
-`Predictor.predict` on image files (decode, resize, normalise, model, greedy decoding)
+`Reader.predict` on image files (decode, resize, normalise, model, greedy decoding)
 at batch size 1 and 64, for the reference model and the default. Prints the median
 images/s of several repeats and the ratio default/reference.
 
@@ -21,26 +21,26 @@ from pathlib import Path
 
 import torch
 
-from captcha_lib import Predictor, Vocabulary, build_model, generate_dataset, list_images, load_checkpoint
-from captcha_lib.generate import DEFAULT_ALPHABET
+from captcha_lib import (DEFAULT_ALPHABET, Reader, TorchReader, Vocabulary, build_model, generate_dataset, list_images,
+                         load_checkpoint)
 
 from machine import describe  # benchmarks/machine.py
 
 
-def predictors(checkpoints: list[Path]) -> dict[str, Predictor]:
+def predictors(checkpoints: list[Path]) -> dict[str, Reader]:
     if checkpoints:
         out = {}
         for path in checkpoints:
             model, vocabulary, checkpoint = load_checkpoint(path)
-            out[f"{checkpoint['model_name']} ({path})"] = Predictor(model, vocabulary, checkpoint["image_size"], "cpu")
+            out[f"{checkpoint['model_name']} ({path})"] = TorchReader(model, vocabulary, checkpoint["image_size"], "cpu")
         return out
     vocabulary = Vocabulary(DEFAULT_ALPHABET)
     torch.manual_seed(0)
-    return {name: Predictor(build_model(name, num_characters=vocabulary.num_characters), vocabulary, device="cpu")
+    return {name: TorchReader(build_model(name, num_characters=vocabulary.num_characters), vocabulary, device="cpu")
             for name in ("reference", "crnn")}
 
 
-def images_per_second(predictor: Predictor, paths: list[Path], batch_size: int, repeats: int) -> float:
+def images_per_second(predictor: Reader, paths: list[Path], batch_size: int, repeats: int) -> float:
     predictor.batch_size = batch_size
     predictor.predict(paths[:batch_size])  # warm-up
     rates = []

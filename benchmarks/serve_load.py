@@ -27,10 +27,7 @@ from pathlib import Path
 import httpx
 import numpy as np
 
-from captcha_lib.data import list_images
-from captcha_lib.export import export_onnx
-from captcha_lib.onnx_runtime import OnnxPredictor
-from captcha_lib.predict import Predictor
+from captcha_lib import Reader, export_onnx, list_images
 
 
 def free_port() -> int:
@@ -135,7 +132,7 @@ def main(argv=None) -> int:
           f"{args.repeats} per backend")
 
     print("\nin-process reader throughput (images/s, preprocessing and decoding included)")
-    readers = {"torch": Predictor.from_checkpoint(args.checkpoint, device="cpu"), "onnxruntime": OnnxPredictor(onnx_path)}
+    readers = {"torch": Reader.from_checkpoint(args.checkpoint, device="cpu"), "onnxruntime": Reader.from_onnx(onnx_path)}
     throughput = {}
     for batch_size in () if args.skip_throughput else (1, 64):
         for name, reader in readers.items():

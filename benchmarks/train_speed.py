@@ -24,16 +24,13 @@ from __future__ import annotations
 import argparse
 import statistics
 import sys
+import tempfile
 from pathlib import Path
 
 
-from captcha_lib import RECIPES, build_model, load_datasets, make_loader, set_seed
-from captcha_lib.data import CaptchaDataset, list_images
+from captcha_lib import (IMAGE_SIZE, RECIPES, CaptchaDataset, TrainConfig, list_images, make_loader, parse_image_size,
+                         train_run)
 from captcha_lib.course import ensure_standin
-from captcha_lib.defaults import IMAGE_SIZE
-from captcha_lib.images import parse_image_size
-from captcha_lib.recipes import recipe_config
-from captcha_lib.trainer import Trainer
 
 from machine import describe  # benchmarks/machine.py
 
@@ -45,19 +42,17 @@ def run(data: Path, model_name: str, seed: int, minutes: float, image_size: tupl
     # A budget: train until it ends, whatever the recipe's epochs or steps. No budget: the
     # recipe as `python -m captcha_lib train` runs it.
     budget = {"max_minutes": minutes, "epochs": 10_000, "early_stopping_patience": None} if minutes else {}
-    config, batch_size, augment = recipe_config(model_name, seed=seed, progress=False, device="cpu",
-                                                batch_size=batch_size, lr=lr, **budget)
-    set_seed(seed)
-    train_set, val_set = load_datasets(data, seed=seed, image_size=image_size, augment=augment)
-    model = build_model(model_name, num_characters=train_set.vocabulary.num_characters, image_height=image_size[0])
-    trainer = Trainer(model, make_loader(train_set, batch_size, shuffle=True, seed=seed),
-                      make_loader(val_set, 256), train_set.vocabulary, config, image_size)
-    history = trainer.fit()
+    overrides = {name: value for name, value in (("batch_size", batch_size), ("lr", lr)) if value is not None}
+    with tempfile.TemporaryDirectory() as out:
+        config = TrainConfig.recipe(model_name, data=str(data), out=out, seed=seed, progress=False, device="cpu",
+                                    image_size=image_size, **budget, **overrides)
+        trainer = train_run(config, log=lambda *args: None)
+    history = trainer.history
     final = trainer.evaluate()  # the best weights, restored by fit
     doubled = [(p, t) for p, t in zip(final["predictions"], final["labels"]) if any(a == b for a, b in zip(t, t[1:]))]
     heldout_accuracy = None
     if heldout is not None:
-        heldout_set = CaptchaDataset(list_images(heldout), train_set.vocabulary, image_size)
+        heldout_set = CaptchaDataset(list_images(heldout), trainer.vocabulary, image_size)
         heldout_accuracy = trainer.evaluate(make_loader(heldout_set, 256))["sequence_accuracy"]
     reached = {t: next((r["elapsed"] for r in history if r["val_sequence_accuracy"] >= t), None) for t in THRESHOLDS}
     return {

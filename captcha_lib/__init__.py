@@ -49,7 +49,7 @@ _EXPORTS = {
     "deploy.torch_reader": ["TorchReader"],
     "deploy.onnx_reader": ["OnnxReader"],
     "deploy.export": ["export_onnx"],
-    "deploy.serve": ["create_app", "serve"],
+    "deploy.serve": ["MicroBatcher", "create_app", "serve"],
 }
 _MODULE_OF = {name: module for module, names in _EXPORTS.items() for name in names}
 __all__ = sorted(_MODULE_OF)
@@ -72,7 +72,7 @@ if TYPE_CHECKING:  # what editors and type checkers read; at run time each name 
     from .deploy.export import export_onnx
     from .deploy.onnx_reader import OnnxReader
     from .deploy.reader import Reader
-    from .deploy.serve import create_app, serve
+    from .deploy.serve import MicroBatcher, create_app, serve
     from .deploy.torch_reader import TorchReader
     from .errors import (CaptchaError, CheckpointError, ConfigError, DataError, ImageError, ImageTooLargeError,
                          NotAnImageError, UnknownCharacterError)

@@ -177,8 +177,15 @@ def _add_train_options(p: argparse.ArgumentParser) -> None:
         group.add_argument(flag, **kwargs)
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, with a bad option reported like every other error: one line, status 2."""
+
+    def error(self, message: str):
+        self.exit(2, f"error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m captcha_lib",
+    parser = _Parser(prog="python -m captcha_lib",
                                      description="CAPTCHA text recognition: CNN + BiGRU + CTC.")
     commands = parser.add_subparsers(dest="command", required=True)
 

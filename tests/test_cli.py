@@ -196,3 +196,22 @@ def test_corrupt_image(trained_run, tmp_path):
     bad.write_bytes(b"garbage")
     assert_clean_failure(cli("predict", "--checkpoint", run_dir / "model.pt", bad), "ABC.png", "is not an image")
     assert_clean_failure(cli("predict", "--checkpoint", run_dir / "model.pt", tmp_path / "none.png"), "does not exist")
+
+
+@pytest.mark.parametrize("args, fragment", [
+    (["generate", "--train", "-5"], "--train"),
+    (["train", "--batch-size", "0"], "batch_size"),
+    (["train", "--lr", "nan"], "lr"),
+    (["train", "--epochs", "0"], "epochs"),
+    (["train", "--image-size", "40"], "HEIGHTxWIDTH"),
+    (["train", "--device", "bogus"], "device"),
+    (["train", "--learning-rate", "0.1"], "--learning-rate"),
+    (["predict", "--batch-size", "0"], "--batch-size"),
+])
+def test_invalid_options_fail_in_one_line_before_any_work(args, fragment, tiny_dataset, tmp_path):
+    extra = {"train": ["--data", tiny_dataset, "--out", tmp_path / "run"], "generate": ["--out", tmp_path / "g"],
+             "predict": ["--checkpoint", tmp_path / "none.pt", tmp_path / "none.png"]}[args[0]]
+    result = cli(*args, *extra)
+    assert result.returncode == 2
+    assert_clean_failure(result, fragment)
+    assert not (tmp_path / "run").exists() and not (tmp_path / "g").exists()  # refused before anything was made

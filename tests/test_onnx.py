@@ -106,3 +106,39 @@ def test_bad_onnx_files_are_clear_errors(tmp_path, trained_checkpoint):
         Reader.from_onnx(foreign)
     with pytest.raises(CheckpointError, match="is not a captcha_lib checkpoint"):
         export_onnx(garbage, tmp_path / "out.onnx")
+
+
+# The modules that reading with an exported model needs: none may import torch or the training code.
+READ_PATH = ("captcha_lib.defaults", "captcha_lib.errors", "captcha_lib.data.vocab", "captcha_lib.data.images",
+             "captcha_lib.data.labels", "captcha_lib.decoding.decoders", "captcha_lib.decoding.metrics",
+             "captcha_lib.decoding.evaluation", "captcha_lib.deploy.reader", "captcha_lib.deploy.onnx_reader")
+
+
+def test_the_read_path_imports_and_reads_without_torch(exported, tiny_dataset):
+    paths = [str(p) for p in list_images(tiny_dataset / "val")]
+    expected = [r.text for r in Reader.from_onnx(exported).read(paths)]
+    code = ("import importlib, sys\n"
+            f"for name in {HEAVY!r}: sys.modules[name] = None  # importing any of them now fails\n"
+            f"for module in {READ_PATH!r}: importlib.import_module(module)\n"
+            "from captcha_lib import Reader, evaluate_decoders\n"
+            f"reader = Reader.from_onnx({str(exported)!r})\n"
+            f"print('\\t'.join(r.text for r in reader.read({paths!r})))\n"
+            f"report, _ = evaluate_decoders(reader, {paths!r})\n"
+            "loaded = [m for m in sys.modules if m.startswith(('captcha_lib.training', 'captcha_lib.model'))]\n"
+            "assert not loaded, loaded\n")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.rstrip("\n").split("\t") == expected
+
+
+def test_evaluate_reads_an_onnx_model_as_it_reads_a_checkpoint(trained_checkpoint, exported, tiny_dataset):
+    import json
+
+    def evaluate(*model):
+        result = subprocess.run([sys.executable, "-m", "captcha_lib", "evaluate", *model, "--data", str(tiny_dataset),
+                                 "--decoders", "greedy", "beam:4"], capture_output=True, text=True, timeout=120)
+        assert result.returncode == 0, result.stderr
+        report = json.loads(result.stdout)
+        return {name: decoder["sequence_accuracy"] for name, decoder in report["decoders"].items()}
+
+    assert evaluate("--onnx", str(exported)) == evaluate("--checkpoint", str(trained_checkpoint))
