@@ -55,12 +55,15 @@ def run(data: Path, model_name: str, seed: int, minutes: float, image_size: tupl
         heldout_set = CaptchaDataset(list_images(heldout), trainer.vocabulary, image_size)
         heldout_accuracy = trainer.evaluate(make_loader(heldout_set, 256))["sequence_accuracy"]
     reached = {t: next((r["elapsed"] for r in history if r["val_sequence_accuracy"] >= t), None) for t in THRESHOLDS}
+    # the plateau: until the first epoch that reads at least one CAPTCHA whole (the whole run if none does)
+    plateau = next((r["elapsed"] for r in history if r["val_sequence_accuracy"] > 0), history[-1]["elapsed"])
     return {
         "model": model_name, "seed": seed, "epochs": len(history), "reached": reached,
         "final_accuracy": history[-1]["val_sequence_accuracy"], "best_accuracy": final["sequence_accuracy"],
         "images_per_second": sum(r["train_images"] for r in history) / sum(r["train_seconds"] for r in history),
         "all_blank": all(p == "" for p in final["predictions"]), "elapsed": history[-1]["elapsed"],
         "doubled": (sum(p == t for p, t in doubled), len(doubled)), "heldout": heldout_accuracy,
+        "plateau": plateau,
     }
 
 

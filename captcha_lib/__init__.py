@@ -26,7 +26,7 @@ _EXPORTS = {
     "defaults": ["DEFAULT_ALPHABET", "DEFAULT_MODEL", "IMAGE_SIZE", "STYLES"],
     "data.vocab": ["BLANK_INDEX", "Vocabulary", "parse_length"],
     "data.images": ["load_image", "normalize_image", "parse_image_size", "preprocess", "resize_image"],
-    "data.labels": ["label_from_path", "label_lengths", "list_images", "split_paths", "vocabulary_from_paths"],
+    "data.labels": ["Labeller", "label_from_path", "label_lengths", "list_images", "split_paths", "vocabulary_from_paths"],
     "data.datasets": ["CaptchaDataset", "collate_batch", "datasets_from_paths", "load_datasets", "make_loader",
                       "training_augmentation"],
     "data.generate": ["generate_dataset", "render"],
@@ -60,7 +60,7 @@ if TYPE_CHECKING:  # what editors and type checkers read; at run time each name 
                                 training_augmentation)
     from .data.generate import generate_dataset, render
     from .data.images import load_image, normalize_image, parse_image_size, preprocess, resize_image
-    from .data.labels import label_from_path, label_lengths, list_images, split_paths, vocabulary_from_paths
+    from .data.labels import Labeller, label_from_path, label_lengths, list_images, split_paths, vocabulary_from_paths
     from .data.synthetic import SyntheticCaptchas
     from .data.vocab import BLANK_INDEX, Vocabulary, parse_length
     from .decoding.decoders import (GREEDY, Decoder, Reading, accuracy_at_coverage, best_path, brute_force_decode,

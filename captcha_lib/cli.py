@@ -55,19 +55,20 @@ def _reader(args, decoder="greedy"):
 
 
 def _evaluate(args) -> None:
-    from .data.labels import list_images
+    from .data.labels import Labeller, list_images
     from .decoding.evaluation import error_rows, evaluate_decoders
     from .files import write_text
 
+    labeller = Labeller(args.labels, args.label_pattern, args.ignore_case)
     folder = Path(args.data)
     folder = folder / "val" if (folder / "val").is_dir() else folder
-    paths = list_images(folder)
+    paths = list_images(folder, labeller)
     decoders = [_decoder(args, spec) for spec in args.decoders]
     reader = _reader(args)
-    report, readings = evaluate_decoders(reader, paths, decoders)
+    report, readings = evaluate_decoders(reader, paths, decoders, labeller)
     if args.errors:
         rows = [f"{path}\t{truth}\t{name}\t{text}\t{confidence:.6f}"
-                for path, truth, name, text, confidence in error_rows(paths, readings)]
+                for path, truth, name, text, confidence in error_rows(paths, readings, labeller)]
         write_text(args.errors, "\n".join(["path\ttruth\tdecoder\tprediction\tconfidence", *rows]) + "\n")
     headline_name = next(iter(report["decoders"]))
     headline = report["decoders"][headline_name]
@@ -207,7 +208,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = commands.add_parser("evaluate", help="accuracy and CER of a model on DIR/val (or DIR)")
     _add_reader_options(p, decoder=False)
-    p.add_argument("--data", required=True)
+    p.add_argument("--data", required=True, help="DIR/val, or DIR: labelled images")
+    p.add_argument("--labels", metavar="FILE", help="a labels file instead of file names (CSV file,text or "
+                                                     "path<TAB>text)")
+    p.add_argument("--label-pattern", metavar="REGEX", help="a regular expression on the file name whose group is "
+                                                           "the text")
+    p.add_argument("--ignore-case", action="store_true", help="lower-case the labels, as the model was trained")
     p.add_argument("--decoders", nargs="+", default=["greedy", "beam:4", "beam:16", "constrained:16"],
                    help="decoders to compare; the first is the headline (default: %(default)s)")
     p.add_argument("--errors", default=None, help="write the wrong reads here (TSV: path, truth, decoder, "

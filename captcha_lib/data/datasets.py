@@ -21,7 +21,7 @@ from torch.utils.data import DataLoader, Dataset
 from ..defaults import IMAGE_SIZE
 from ..errors import DataError
 from .images import load_image, normalize_image, resize_image
-from .labels import label_from_path, label_lengths, split_paths, vocabulary_from_paths
+from .labels import FILE_NAMES, Labeller, label_lengths, split_paths, vocabulary_from_paths
 from .vocab import Vocabulary
 
 
@@ -61,11 +61,11 @@ class CaptchaDataset(Dataset):
 
     def __init__(self, paths: Sequence[str | Path], vocabulary: Vocabulary,
                  image_size: tuple[int, int] = IMAGE_SIZE, augment: A.BasicTransform | None = None,
-                 cache_limit_bytes: int = CACHE_LIMIT_BYTES):
+                 cache_limit_bytes: int = CACHE_LIMIT_BYTES, labeller: Labeller = FILE_NAMES):
         self.paths = [Path(p) for p in paths]
         if not self.paths:
             raise DataError("a CaptchaDataset needs at least one image")
-        self.labels = [label_from_path(p) for p in self.paths]
+        self.labels = [labeller(p) for p in self.paths]
         self.vocabulary = vocabulary
         self.image_size = tuple(image_size)
         self.augment = augment
@@ -142,28 +142,30 @@ SMALL_TRAINING_SET = 5000
 
 def load_datasets(data_dir: str | Path, val_fraction: float = 0.1, seed: int = 0,
                   image_size: tuple[int, int] = IMAGE_SIZE, augment: bool | str = False,
-                  vocabulary: Vocabulary | None = None,
-                  cache_limit_bytes: int = CACHE_LIMIT_BYTES) -> tuple[CaptchaDataset, CaptchaDataset]:
+                  vocabulary: Vocabulary | None = None, cache_limit_bytes: int = CACHE_LIMIT_BYTES,
+                  labeller: Labeller = FILE_NAMES) -> tuple[CaptchaDataset, CaptchaDataset]:
     """Train and validation datasets from a data folder (split as `split_paths` does).
 
     The vocabulary is learned from the training labels unless given (a checkpoint's);
     a validation label with a character outside it is an error naming the file.
     `augment`: True, False, or "auto" (only for fewer than SMALL_TRAINING_SET images).
     """
-    train_paths, val_paths = split_paths(data_dir, val_fraction, seed)
-    return datasets_from_paths(train_paths, val_paths, seed, image_size, augment, vocabulary, cache_limit_bytes)
+    train_paths, val_paths = split_paths(data_dir, val_fraction, seed, labeller)
+    return datasets_from_paths(train_paths, val_paths, seed=seed, image_size=image_size, augment=augment,
+                               vocabulary=vocabulary, cache_limit_bytes=cache_limit_bytes, labeller=labeller)
 
 
 def datasets_from_paths(train_paths: Sequence[Path], val_paths: Sequence[Path], seed: int = 0,
                         image_size: tuple[int, int] = IMAGE_SIZE, augment: bool | str = False,
-                        vocabulary: Vocabulary | None = None,
-                        cache_limit_bytes: int = CACHE_LIMIT_BYTES) -> tuple[CaptchaDataset, CaptchaDataset]:
+                        vocabulary: Vocabulary | None = None, cache_limit_bytes: int = CACHE_LIMIT_BYTES,
+                        labeller: Labeller = FILE_NAMES) -> tuple[CaptchaDataset, CaptchaDataset]:
     """`load_datasets` for paths already split (by `split_paths`)."""
     if augment == "auto":
         augment = len(train_paths) < SMALL_TRAINING_SET
     if vocabulary is None:
-        vocabulary = vocabulary_from_paths(train_paths)
-    val = CaptchaDataset(val_paths, vocabulary, image_size, cache_limit_bytes=cache_limit_bytes)  # label check fails fast
+        vocabulary = vocabulary_from_paths(train_paths, labeller)
+    val = CaptchaDataset(val_paths, vocabulary, image_size, cache_limit_bytes=cache_limit_bytes,
+                         labeller=labeller)  # label check fails fast
     train = CaptchaDataset(train_paths, vocabulary, image_size, augment=training_augmentation(seed) if augment else None,
-                           cache_limit_bytes=cache_limit_bytes)
+                           cache_limit_bytes=cache_limit_bytes, labeller=labeller)
     return train, val

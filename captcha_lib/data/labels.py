@@ -1,14 +1,21 @@
 """Where labels come from, and which images train and which validate. No torch.
 
-* A label is the file name: `8AE5T.jpg` -> "8AE5T", `8AE5T_3.png` -> "8AE5T"
+* By default a label is the file name: `8AE5T.jpg` -> "8AE5T", `8AE5T_3.png` -> "8AE5T"
   (a suffix after `_` lets several images share a label).
+* `Labeller(pattern=...)` reads it from the name another way: `(.+)-\\d+` for `TEXT-3.png`,
+  `\\d+_(.+)` for `3_TEXT.jpg` (group `text`, or the first group, of the name without extension).
+* `Labeller(file=...)` reads a labels file, as data sets come: CSV `file,text` or a plain
+  `path<TAB>text` list (PaddleOCR's and parseq's), paths relative to the file's folder.
+* Labels are case-sensitive; `ignore_case=True` lower-cases them, for sets whose case means nothing.
 * A data folder is either `DIR/train` + `DIR/val` (the reference layout) or one flat
   folder that is split deterministically by `val_fraction` and `seed`.
 """
 
 from __future__ import annotations
 
+import csv
 import math
+import re
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
@@ -23,8 +30,87 @@ def label_from_path(path: str | Path) -> str:
     return Path(path).name.split(".")[0].split("_")[0]
 
 
-def list_images(folder: str | Path) -> list[Path]:
-    """The image files in `folder` (not recursive), sorted so every run sees one order."""
+class Labeller:
+    """An image's text: from its file name (the default), a pattern on the name, or a labels file."""
+
+    def __init__(self, file: str | Path | None = None, pattern: str | None = None, ignore_case: bool = False):
+        if file is not None and pattern is not None:
+            raise ConfigError("give a labels file or a label pattern, not both")
+        self.file, self.ignore_case = (Path(file) if file is not None else None), ignore_case
+        self.pattern = _compile_pattern(pattern) if pattern is not None else None
+        self._texts = _read_labels_file(self.file) if self.file is not None else None  # resolved path -> text
+
+    def __call__(self, path: str | Path) -> str:
+        path = Path(path)
+        if self._texts is not None:
+            text = self._texts.get(path.resolve())
+            if text is None:
+                raise DataError(f"{path} has no label in {self.file}")
+        elif self.pattern is not None:
+            match = self.pattern.fullmatch(path.name.split(".")[0])
+            if not match:
+                raise DataError(f"{path}: its name does not match the label pattern {self.pattern.pattern!r}")
+            text = match.group("text") if "text" in self.pattern.groupindex else match.group(1)
+        else:
+            text = label_from_path(path)
+        if not text:
+            raise DataError(f"{path} has no label: its name must start with the text, like 8AE5T.png")
+        return text.lower() if self.ignore_case else text
+
+    def __repr__(self) -> str:
+        source = f"file={str(self.file)!r}" if self.file else f"pattern={self.pattern.pattern!r}" if self.pattern else ""
+        return f"Labeller({source}{', ignore_case=True' if self.ignore_case else ''})"
+
+
+FILE_NAMES = Labeller()  # the default: the text is the file name
+
+
+def _compile_pattern(pattern: str) -> re.Pattern:
+    try:
+        compiled = re.compile(pattern)
+    except re.error as exc:
+        raise ConfigError(f"label pattern {pattern!r} is not a regular expression ({exc})") from None
+    if compiled.groups < 1:
+        raise ConfigError(f"label pattern {pattern!r} needs a group around the text, like (.+)-\\d+")
+    return compiled
+
+
+def _read_labels_file(file: Path) -> dict[Path, str]:
+    """{image path: text}, every line checked: it parses, its image exists, its label is not empty, no path twice."""
+    if not file.is_file():
+        raise DataError(f"labels file {file} does not exist")
+    try:
+        lines = file.read_text(encoding="utf-8-sig").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DataError(f"labels file {file} cannot be read as UTF-8 text ({exc})") from None
+    comma = file.suffix.lower() == ".csv"
+    rows = list(csv.reader(lines)) if comma else [line.split("\t") for line in lines]
+    texts: dict[Path, str] = {}
+    first_line: dict[Path, int] = {}
+    for number, row in enumerate(rows, start=1):
+        where = f"{file} line {number}"
+        if not any(field.strip() for field in row):
+            continue  # a blank line
+        if comma and number == 1 and [field.strip().lower() for field in row] == ["file", "text"]:
+            continue  # the header
+        if len(row) != 2:
+            raise DataError(f"{where}: expected {'file,text' if comma else 'path<TAB>text'}, got {len(row)} fields")
+        name, text = row[0].strip(), row[1].strip()
+        if not text:
+            raise DataError(f"{where}: the label of {name} is empty")
+        path = (file.parent / name).resolve()
+        if not path.is_file():
+            raise DataError(f"{where}: image {name} does not exist (looked for {path})")
+        if path in texts:
+            raise DataError(f"{where}: {name} is listed twice (first on line {first_line[path]})")
+        texts[path], first_line[path] = text, number
+    if not texts:
+        raise DataError(f"labels file {file} lists no images")
+    return texts
+
+
+def list_images(folder: str | Path, labeller: Labeller = FILE_NAMES) -> list[Path]:
+    """The image files in `folder` (not recursive), sorted so every run sees one order; each has a label."""
     folder = Path(folder)
     if not folder.is_dir():
         raise DataError(f"data folder {folder} does not exist")
@@ -32,12 +118,12 @@ def list_images(folder: str | Path) -> list[Path]:
     if not paths:
         raise DataError(f"data folder {folder} has no images ({' '.join(IMAGE_EXTENSIONS)})")
     for path in paths:
-        if not label_from_path(path):
-            raise DataError(f"{path} has no label: its name must start with the text, like 8AE5T.png")
+        labeller(path)  # a DataError naming the file if it has none
     return paths
 
 
-def split_paths(data_dir: str | Path, val_fraction: float = 0.1, seed: int = 0) -> tuple[list[Path], list[Path]]:
+def split_paths(data_dir: str | Path, val_fraction: float = 0.1, seed: int = 0,
+                labeller: Labeller = FILE_NAMES) -> tuple[list[Path], list[Path]]:
     """(train, val) image paths: `DIR/train` + `DIR/val` if present, else a seeded split.
 
     The flat split is by *label* (scikit-learn's GroupShuffleSplit, the label as the group),
@@ -46,15 +132,15 @@ def split_paths(data_dir: str | Path, val_fraction: float = 0.1, seed: int = 0) 
     """
     data_dir = Path(data_dir)
     if (data_dir / "train").is_dir():
-        train_paths = list_images(data_dir / "train")
+        train_paths = list_images(data_dir / "train", labeller)
         if (data_dir / "val").is_dir():
-            return train_paths, list_images(data_dir / "val")
+            return train_paths, list_images(data_dir / "val", labeller)
         data_paths = train_paths
     else:
-        data_paths = list_images(data_dir)
+        data_paths = list_images(data_dir, labeller)
     if not 0.0 < val_fraction < 1.0:
         raise ConfigError(f"val_fraction must be between 0 and 1, got {val_fraction}")
-    groups = [label_from_path(p) for p in data_paths]
+    groups = [labeller(p) for p in data_paths]
     n_labels = len(set(groups))
     if n_labels < 2:
         raise DataError(f"{data_dir} has one distinct label; a train/val split needs at least two")
@@ -72,6 +158,6 @@ def label_lengths(labels: Iterable[str]) -> list[int]:
     return [min(lengths), max(lengths)]
 
 
-def vocabulary_from_paths(paths: Sequence[str | Path]) -> Vocabulary:
-    """The characters of the labels in these file names."""
-    return Vocabulary.from_labels(label_from_path(p) for p in paths)
+def vocabulary_from_paths(paths: Sequence[str | Path], labeller: Labeller = FILE_NAMES) -> Vocabulary:
+    """The characters of these images' labels."""
+    return Vocabulary.from_labels(labeller(p) for p in paths)

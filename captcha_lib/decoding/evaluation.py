@@ -13,20 +13,20 @@ from pathlib import Path
 
 import numpy as np
 
-from ..data.labels import label_from_path
+from ..data.labels import FILE_NAMES, Labeller
 from .decoders import GREEDY, Decoder, Reading, accuracy_at_coverage
 from .metrics import character_error_rate, sequence_accuracy
 
 
-def evaluate_decoders(reader, paths: Sequence[str | Path],
-                      decoders: Sequence[Decoder] = (GREEDY,)) -> tuple[dict, dict[str, list[Reading]]]:
+def evaluate_decoders(reader, paths: Sequence[str | Path], decoders: Sequence[Decoder] = (GREEDY,),
+                      labeller: Labeller = FILE_NAMES) -> tuple[dict, dict[str, list[Reading]]]:
     """(report, readings): a JSON-ready report per decoder, and every decoder's readings.
 
     `reader`: a `Reader` (PyTorch or ONNX). Each decoder's unset lengths are the model's
     training label lengths. Per decoder: sequence accuracy, CER, decoding ms per image, reads it fixes and breaks
     against the first decoder, and accuracy at coverage (rejecting the least confident reads).
     """
-    labels = [label_from_path(p) for p in paths]
+    labels = [labeller(p) for p in paths]
     for label, path in zip(labels, paths):
         reader.vocabulary.encode(label, source=str(path))  # unknown character: a clear error, not a silent miss
     decoders = [reader.fit_decoder(decoder) for decoder in decoders]
@@ -56,10 +56,12 @@ def evaluate_decoders(reader, paths: Sequence[str | Path],
     return report, readings
 
 
-def error_rows(paths: Sequence[str | Path], readings: dict[str, list[Reading]]) -> list[tuple]:
+def error_rows(paths: Sequence[str | Path], readings: dict[str, list[Reading]],
+               labeller: Labeller = FILE_NAMES) -> list[tuple]:
     """(path, truth, decoder, prediction, confidence) for every wrong read of every decoder."""
-    return [(str(path), label_from_path(path), name, r.text, r.confidence)
-            for name, read in readings.items() for path, r in zip(paths, read) if r.text != label_from_path(path)]
+    truths = [labeller(path) for path in paths]
+    return [(str(path), truth, name, r.text, r.confidence)
+            for name, read in readings.items() for path, truth, r in zip(paths, truths, read) if r.text != truth]
 
 
 def character_confusions(predictions: Sequence[str], truths: Sequence[str]) -> tuple[list[str], np.ndarray]:

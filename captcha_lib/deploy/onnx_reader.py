@@ -53,7 +53,7 @@ class OnnxReader(Reader):
         self.path = path
         self.model_name = meta["model_name"]
         super().__init__(Vocabulary.from_dict(json.loads(meta["vocabulary"])), json.loads(meta["image_size"]),
-                         batch_size, decoder, json.loads(meta["metadata"]))
+                         batch_size=batch_size, decoder=decoder, metadata=json.loads(meta["metadata"]))
 
     def run(self, batch: np.ndarray) -> np.ndarray:
         """(B, 3, H, W) float32 preprocessed images -> (T, B, C) logits."""

@@ -46,7 +46,7 @@ class Reader:
         """A reader that runs a PyTorch checkpoint (model.pt) on `device` (cpu, cuda, mps, auto)."""
         from .torch_reader import TorchReader
 
-        return TorchReader.load(path, device, batch_size, decoder)
+        return TorchReader.load(path, device=device, batch_size=batch_size, decoder=decoder)
 
     @staticmethod
     def from_onnx(path: str | Path, batch_size: int = READ_BATCH_SIZE, decoder: Decoder | str = GREEDY,
@@ -54,7 +54,7 @@ class Reader:
         """A reader that runs an exported model (model.onnx) with onnxruntime, without torch."""
         from .onnx_reader import OnnxReader
 
-        return OnnxReader(path, batch_size, decoder, threads)
+        return OnnxReader(path, batch_size=batch_size, decoder=decoder, threads=threads)
 
     def fit_decoder(self, decoder: Decoder | str) -> Decoder:
         """A Decoder (or a spec such as "beam:16") checked against this model, with the

@@ -37,7 +37,8 @@ class TorchReader(Reader):
     def load(cls, path: str | Path, device: str = "cpu", batch_size: int = READ_BATCH_SIZE,
              decoder: Decoder | str = GREEDY) -> TorchReader:
         model, vocabulary, checkpoint = load_checkpoint(path)
-        reader = cls(model, vocabulary, checkpoint["image_size"], device, batch_size, decoder, checkpoint["metadata"])
+        reader = cls(model, vocabulary, checkpoint["image_size"], device=device, batch_size=batch_size, decoder=decoder,
+                     metadata=checkpoint["metadata"])
         reader.path = Path(path)
         return reader
 

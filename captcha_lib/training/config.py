@@ -35,6 +35,11 @@ class TrainConfig:
     data: str | None = option(None, "DIR with train/ and val/, or one flat folder of images", "data", metavar="DIR")
     out: str | None = option(None, "RUN_DIR to write model.pt and history.json in", "data", metavar="RUN_DIR")
     val_fraction: float = option(0.1, "for a flat folder: the share of labels held out for validation", "data")
+    labels: str | None = option(None, "a labels file instead of file names: CSV file,text or path<TAB>text lines, "
+                                      "paths relative to the file", "data", metavar="FILE")
+    label_pattern: str | None = option(None, "a regular expression on the file name whose group is the text, "
+                                             "like (.+)-\\d+ for TEXT-3.png", "data", metavar="REGEX")
+    ignore_case: bool = option(False, "lower-case every label, for sets whose case means nothing", "data")
     image_size: tuple[int, int] = option(
         IMAGE_SIZE, "what every image is resized to, HEIGHTxWIDTH (the reference's 40x150; 48x200 reads warped, "
                     "overlapping 200x50 CAPTCHAs better, at 0.7-0.9x the training speed)", "data", metavar="HxW")
@@ -116,6 +121,12 @@ class TrainConfig:
         check_style(self.style)
         check_alphabet(self.alphabet)
         parse_length(self.length)
+
+    def labeller(self):
+        """How this run reads its labels (file names unless a labels file or pattern is given)."""
+        from ..data.labels import Labeller
+
+        return Labeller(self.labels, self.label_pattern, self.ignore_case)
 
     @classmethod
     def recipe(cls, model: str = DEFAULT_MODEL, **overrides) -> TrainConfig:

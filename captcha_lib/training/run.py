@@ -15,7 +15,7 @@ from pathlib import Path
 from torch.utils.data import DistributedSampler
 
 from ..data.datasets import CaptchaDataset, datasets_from_paths, make_loader
-from ..data.labels import label_from_path, split_paths, vocabulary_from_paths
+from ..data.labels import split_paths, vocabulary_from_paths
 from ..data.synthetic import SyntheticCaptchas
 from ..data.vocab import Vocabulary, parse_length
 from ..errors import ConfigError, DataError
@@ -89,23 +89,25 @@ def _train(config: TrainConfig, group, log, on_epoch) -> Trainer:
 def _data_and_model(config: TrainConfig):
     """(train set, val set, vocabulary, model). Vocabulary, model and the label check come
     first, from file names alone: a size that cannot work fails before minutes of decoding."""
-    train_paths, val_paths = split_paths(config.data, config.val_fraction, config.seed)
+    labeller = config.labeller()  # a labels file is read and checked here, line by line
+    train_paths, val_paths = split_paths(config.data, config.val_fraction, config.seed, labeller)
     if config.fresh_data:
         vocabulary = Vocabulary(config.alphabet)
         # the worst a generated label can be: the longest, doubled throughout
         labels = {config.alphabet[0] * parse_length(config.length)[1]: f"--length {config.length} (fresh data)"}
     else:
-        vocabulary = vocabulary_from_paths(train_paths)
-        labels = {label_from_path(p): str(p) for p in train_paths + val_paths}
+        vocabulary = vocabulary_from_paths(train_paths, labeller)
+        labels = {labeller(p): str(p) for p in train_paths + val_paths}
     model = build_model(config.model, vocabulary.num_characters, image_height=config.image_size[0])
     check_labels_fit(model, config.image_size, labels)
     if config.fresh_data:
-        val_set = CaptchaDataset(val_paths, vocabulary, config.image_size)
-        train_set = SyntheticCaptchas(vocabulary, config.images_per_epoch, config.alphabet, config.length,
-                                      config.style, config.seed, config.image_size)
+        val_set = CaptchaDataset(val_paths, vocabulary, config.image_size, labeller=labeller)
+        train_set = SyntheticCaptchas(vocabulary, images_per_epoch=config.images_per_epoch, alphabet=config.alphabet,
+                                      length=config.length, style=config.style, seed=config.seed,
+                                      image_size=config.image_size)
     else:
-        train_set, val_set = datasets_from_paths(train_paths, val_paths, config.seed, config.image_size,
-                                                 config.augment, vocabulary)
+        train_set, val_set = datasets_from_paths(train_paths, val_paths, seed=config.seed, image_size=config.image_size,
+                                                 augment=config.augment, vocabulary=vocabulary, labeller=labeller)
     return train_set, val_set, vocabulary, model
 
 
