@@ -38,7 +38,7 @@ _EXPORTS = {
     "model.checkpoint": ["load_checkpoint", "save_checkpoint"],
     "training.config": ["RECIPES", "TrainConfig"],
     "training.trainer": ["Trainer", "set_seed"],
-    "training.run": ["train_run"],
+    "training.run": ["resume_run", "train_run"],
     "training": ["distributed"],
     "decoding.decoders": ["GREEDY", "Decoder", "Reading", "best_path", "brute_force_decode", "log_softmax",
                           "parse_decoder", "prefix_beam_search", "text_log_probability", "accuracy_at_coverage"],
@@ -83,7 +83,7 @@ if TYPE_CHECKING:  # what editors and type checkers read; at run time each name 
     from .model.reference import ReferenceModel
     from .training import distributed
     from .training.config import RECIPES, TrainConfig
-    from .training.run import train_run
+    from .training.run import resume_run, train_run
     from .training.trainer import Trainer, set_seed
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from .defaults import (DEFAULT_ALPHABET, DEFAULT_LENGTH, DEFAULT_TRAIN_SIZE, DEFAULT_VAL_SIZE, MAX_BATCH,
                        MAX_IMAGE_BYTES, READ_BATCH_SIZE, STYLES)
-from .errors import CaptchaError, DataError
+from .errors import CaptchaError, ConfigError, DataError
 
 
 def _generate(args) -> None:
@@ -30,9 +30,14 @@ def _generate(args) -> None:
 
 def _train(args) -> None:
     from .training.config import TrainConfig
-    from .training.run import train_run
+    from .training.run import resume_run, train_run
 
     given = {name: value for name, value in vars(args).items() if name in _train_options() and value is not None}
+    if args.resume:
+        resume_run(args.resume, **given)  # the run's own options, changed by any given here
+        return
+    if not (args.data and args.out):
+        raise ConfigError("train needs --data DIR and --out RUN_DIR (or --resume RUN_DIR)")
     train_run(TrainConfig.recipe(given.pop("model", None) or _train_defaults()["model"], **given))
 
 
@@ -166,7 +171,7 @@ def _add_train_options(p: argparse.ArgumentParser) -> None:
         help_text = f"{meta['help']} (default: {shown})"
         kwargs: dict = {"default": None, "help": help_text, "metavar": meta["metavar"]}
         if name in ("data", "out"):
-            kwargs.update(required=True, help=meta["help"])
+            kwargs.update(help=meta["help"] + " (required, unless --resume)")
         elif annotation.startswith("bool"):
             kwargs = {"default": None, "help": help_text, "action": argparse.BooleanOptionalAction}
         elif meta["choices"]:
@@ -203,6 +208,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = commands.add_parser("train", help="train a model; writes RUN_DIR/model.pt and RUN_DIR/history.json",
                             description="Train a model. Every option left out takes the model's recipe value.")
+    p.add_argument("--resume", metavar="RUN_DIR", help="continue a run that stopped, from its last epoch "
+                                                        "(RUN_DIR/last.pt), with its own options")
     _add_train_options(p)
     p.set_defaults(run=_train)
 

@@ -215,3 +215,15 @@ def test_invalid_options_fail_in_one_line_before_any_work(args, fragment, tiny_d
     assert result.returncode == 2
     assert_clean_failure(result, fragment)
     assert not (tmp_path / "run").exists() and not (tmp_path / "g").exists()  # refused before anything was made
+
+
+def test_train_resume_continues_a_run(trained_run, tmp_path):
+    run_dir, _ = trained_run
+    copy = tmp_path / "run"
+    shutil.copytree(run_dir, copy)
+    result = cli("train", "--resume", copy, "--epochs", 3)  # the run's own options, one more epoch
+    assert result.returncode == 0, result.stderr
+    assert "resuming after epoch 2" in result.stdout
+    assert [r["epoch"] for r in json.loads((copy / "history.json").read_text())] == [1, 2, 3]
+    assert_clean_failure(cli("train", "--resume", tmp_path / "nothing"), "no last.pt")
+    assert_clean_failure(cli("train", "--epochs", 3), "--data", "--resume")

@@ -1,6 +1,7 @@
 import json
 import math
 
+import pytest
 import torch
 
 from captcha_lib import (RECIPES, TrainConfig, Trainer, build_model, load_checkpoint, load_datasets, make_loader,
@@ -72,3 +73,38 @@ def test_train_run_writes_model_and_history(tiny_dataset, tmp_path):
     assert [r["epoch"] for r in history] == [1, 2]
     assert (tmp_path / "run" / "model.pt").is_file()
     assert sum(line.startswith("epoch") for line in lines) == 2
+
+
+def test_a_stopped_run_resumes_to_the_same_weights(tiny_dataset, tmp_path):
+    """Stop a run after 2 of 4 epochs (as Ctrl-C would), resume it: the weights equal an unbroken run's."""
+    from captcha_lib import resume_run
+
+    def config(out):
+        return TrainConfig.recipe(data=str(tiny_dataset), out=str(out), epochs=4, batch_size=8, progress=False,
+                                  device="cpu", augment=True)  # augmentation too: its random state must resume
+
+    unbroken = train_run(config(tmp_path / "unbroken"), log=lambda *_: None)
+
+    def interrupt(record):
+        if record["epoch"] == 2:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        train_run(config(tmp_path / "stopped"), log=lambda *_: None, on_epoch=interrupt)
+    assert len(json.loads((tmp_path / "stopped" / "history.json").read_text())) == 2
+    resumed = resume_run(tmp_path / "stopped", log=lambda *_: None)
+    assert resumed.step == unbroken.step == 4 * 6  # 48 images in batches of 8, 4 epochs
+    assert [r["train_loss"] for r in resumed.history] == [r["train_loss"] for r in unbroken.history]
+    for run in ("unbroken", "stopped"):  # the final weights, as written after the last epoch
+        assert torch.load(tmp_path / run / "last.pt", weights_only=True)["epoch"] == 4
+    last = [torch.load(tmp_path / run / "last.pt", weights_only=True)["model"] for run in ("unbroken", "stopped")]
+    for name, tensor in last[0].items():
+        assert torch.equal(tensor, last[1][name]), name
+    assert [r["epoch"] for r in json.loads((tmp_path / "stopped" / "history.json").read_text())] == [1, 2, 3, 4]
+
+
+def test_resume_needs_a_run_to_resume(tmp_path):
+    from captcha_lib import CheckpointError, resume_run
+
+    with pytest.raises(CheckpointError, match="no last.pt"):
+        resume_run(tmp_path)

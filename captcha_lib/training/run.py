@@ -2,7 +2,9 @@
 
 Check the options and the labels first (from file names alone, before any image is
 decoded), then load the data, build the model, fit, and write RUN_DIR/model.pt (the best
-model) and RUN_DIR/history.json (one record per epoch), both atomically.
+model), RUN_DIR/history.json (one record per epoch) and RUN_DIR/last.pt (everything
+needed to resume), all atomically. `resume_run(RUN_DIR)` continues a run that stopped: Ctrl-C,
+a closed Colab tab or a killed process costs at most the epoch under way.
 Launched by torchrun, it trains on every process and only rank 0 logs and writes.
 """
 
@@ -12,13 +14,14 @@ import os
 from dataclasses import replace
 from pathlib import Path
 
+import torch
 from torch.utils.data import DistributedSampler
 
 from ..data.datasets import CaptchaDataset, datasets_from_paths, make_loader
 from ..data.labels import split_paths, vocabulary_from_paths
 from ..data.synthetic import SyntheticCaptchas
 from ..data.vocab import Vocabulary, parse_length
-from ..errors import ConfigError, DataError
+from ..errors import CheckpointError, ConfigError, DataError
 from ..files import write_json
 from ..model.build import build_model, count_parameters, resolve_device, time_steps
 from ..model.ctc import min_time_steps
@@ -27,11 +30,12 @@ from .config import TrainConfig
 from .trainer import Trainer, set_seed
 
 
-def train_run(config: TrainConfig, log=print, on_epoch=None) -> Trainer:
+def train_run(config: TrainConfig, log=print, on_epoch=None, resume_from: dict | None = None) -> Trainer:
     """Train as `config` says; return the Trainer (its model holds the best weights).
 
     `log` prints each line (the start, every epoch, the best); `on_epoch(record)` is called
     after each epoch too, e.g. by a benchmark that watches the accuracy climb.
+    `resume_from`: a training state (`read_state`) to continue from; `resume_run` passes it.
     """
     if not config.data or not config.out:
         raise ConfigError("training needs a data folder and a run folder (config.data and config.out)")
@@ -41,12 +45,34 @@ def train_run(config: TrainConfig, log=print, on_epoch=None) -> Trainer:
         if group.device is not None:  # torchrun: this process's GPU
             config = replace(config, device=str(group.device))
         config = replace(config, progress=config.progress and group.is_main)
-        return _train(config, group, log if group.is_main else (lambda *args: None), on_epoch)
+        return _train(config, group, log if group.is_main else (lambda *args: None), on_epoch, resume_from)
     finally:
         distributed.shutdown()
 
 
-def _train(config: TrainConfig, group, log, on_epoch) -> Trainer:
+def read_state(run_dir: str | Path) -> dict:
+    """RUN_DIR/last.pt, checked: the state a stopped run left."""
+    path = Path(run_dir) / "last.pt"
+    if not path.is_file():
+        raise CheckpointError(f"{run_dir} has no last.pt to resume from (a run writes it after its first epoch)")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - torch.load raises many types on foreign bytes
+        raise CheckpointError(f"{path} is not a captcha_lib training state ({type(exc).__name__})") from None
+    if not isinstance(state, dict) or state.get("format") != "captcha_lib.training_state":
+        raise CheckpointError(f"{path} is not a captcha_lib training state")
+    return state
+
+
+def resume_run(run_dir: str | Path, log=print, on_epoch=None, **overrides) -> Trainer:
+    """Continue the run in `run_dir` from its last epoch, with its own configuration
+    (`overrides`, such as a larger `epochs`, change it)."""
+    state = read_state(run_dir)
+    config = TrainConfig(**{**state["config"], "out": str(run_dir), **overrides})
+    return train_run(config, log, on_epoch, resume_from=state)
+
+
+def _train(config: TrainConfig, group, log, on_epoch, resume_from: dict | None) -> Trainer:
     out_dir = Path(config.out)
     if group.is_main:
         _check_writable(out_dir)
@@ -69,6 +95,13 @@ def _train(config: TrainConfig, group, log, on_epoch) -> Trainer:
                                 "val_images": len(val_set), "fresh_data": config.fresh_data})
     log(f"device {trainer.device}{f', {trainer.amp_dtype} autocast' if trainer.amp_dtype else ''}"
         f"{', compiled' if config.compile else ''}")
+    if resume_from is not None:
+        try:
+            trainer.load_state_dict(resume_from)
+        except (KeyError, RuntimeError, ValueError) as exc:
+            raise CheckpointError(f"{out_dir / 'last.pt'} does not fit this run ({type(exc).__name__}: "
+                                  f"{str(exc).splitlines()[0] if str(exc) else ''})") from None
+        log(f"resuming after epoch {trainer.epoch} (step {trainer.step}, {trainer.elapsed:.0f}s trained)")
 
     def after_epoch(record: dict) -> None:
         log(f"epoch {record['epoch']:3d} | train loss {record['train_loss']:.4f} | val loss {record['val_loss']:.4f} "

@@ -11,6 +11,11 @@ The same loop runs on a CPU, a GPU (mixed precision on by default there, optiona
 torch.compile) and under torchrun on several processes (distributed.py): the model is
 wrapped for training, and the plain model is what is evaluated and saved, so every
 checkpoint has one format. Seeding is the caller's: `set_seed` before building the model.
+
+Nothing is lost when training stops: after every epoch the whole state (weights, optimiser,
+scheduler, step, clock, history, random state) goes to RUN_DIR/last.pt, and `load_state_dict`
+continues from it. Each epoch's shuffle and augmentation are drawn from (seed, epoch), so a
+resumed run gives the same weights as one that never stopped.
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ from tqdm.auto import tqdm
 from ..data.vocab import Vocabulary
 from ..decoding.decoders import GREEDY
 from ..decoding.metrics import character_error_rate, sequence_accuracy
+from ..files import atomic_path
 from ..model.build import resolve_device
 from ..model.checkpoint import save_checkpoint
 from . import distributed
@@ -67,18 +73,20 @@ class Trainer:
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.amp_dtype == torch.float16)
         self.train_loader, self.val_loader = train_loader, val_loader
         self.vocabulary, self.image_size = vocabulary, tuple(cfg.image_size)
-        self.checkpoint_path = Path(cfg.out) / "model.pt" if cfg.out else None
+        self.checkpoint_path = Path(cfg.out) / "model.pt" if cfg.out else None  # the best model
+        self.state_path = Path(cfg.out) / "last.pt" if cfg.out else None  # everything needed to resume
         self.metadata = dict(metadata or {})
         lengths = getattr(getattr(train_loader, "dataset", None), "label_lengths", None)
         if lengths is not None:  # checkpoints record them: constrained decoding's default
             self.metadata.setdefault("label_lengths", lengths)
         optimizer_class = torch.optim.AdamW if cfg.weight_decay else torch.optim.Adam
         self.history: list[dict] = []
+        self.epoch = 0  # epochs completed
         self.step = 0
         self.best_key = (-1.0, -math.inf)  # (accuracy, -loss): higher is better
         self.best_state = None
         self._start = time.monotonic()
-        self._elapsed = 0.0
+        self.elapsed = 0.0
         self.optimizer = optimizer_class(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
         self.scheduler = self._make_scheduler()  # LambdaLR reads the step and the clock above
         self.early_stopping = EarlyStopping(cfg.early_stopping_patience)
@@ -122,7 +130,7 @@ class Trainer:
         """Fraction of the training budget spent: steps of all epochs, or the time limit."""
         used = self.step / self._total_steps()
         if self.config.max_minutes:
-            used = max(used, self._elapsed / (self.config.max_minutes * 60))
+            used = max(used, self.elapsed / (self.config.max_minutes * 60))
         return min(used, 1.0)
 
     def _out_of_budget(self) -> bool:
@@ -130,7 +138,7 @@ class Trainer:
 
     def _sync_clock(self) -> None:
         """Seconds since fit started, the same on every process (the slowest one's)."""
-        self._elapsed = distributed.agree_max(time.monotonic() - self._start, self.device)
+        self.elapsed = distributed.agree_max(time.monotonic() - self._start, self.device)
 
     # ---------------------------------------------------------------- one pass each
 
@@ -200,24 +208,38 @@ class Trainer:
         Under torchrun only rank 0 evaluates, records, calls `on_epoch` and saves; it sends
         the others what they need to stay in step (the validation loss, stop or not).
         """
-        self._start, self._elapsed = time.monotonic(), 0.0
-        for epoch in range(1, self.config.epochs + 1):
+        self._start = time.monotonic() - self.elapsed  # a resumed run's clock goes on
+        for epoch in range(self.epoch + 1, self.config.epochs + 1):
+            if self._out_of_budget():
+                break  # resumed after the budget ended
             self._begin_epoch(epoch)
             epoch_start = time.monotonic()
             train_loss = self.train_epoch()
             record = self._end_epoch(epoch, train_loss, epoch_start) if self.group.is_main else None
+            stop = self._should_stop(record)
+            self.epoch = epoch
+            self.save_state()
             if record is not None and on_epoch:
                 on_epoch(record)
-            if self._should_stop(record):
+            if stop:
                 break
         if self.best_state is not None:
             self.model.load_state_dict(self.best_state)  # hand back the best model, not the last
         return self.history
 
     def _begin_epoch(self, epoch: int) -> None:
-        for part in (getattr(self.train_loader, "sampler", None), getattr(self.train_loader, "dataset", None)):
+        dataset = getattr(self.train_loader, "dataset", None)
+        for part in (getattr(self.train_loader, "sampler", None), dataset):
             if hasattr(part, "set_epoch"):
                 part.set_epoch(epoch)  # a new shuffle per epoch (DistributedSampler), fresh images (synthetic)
+        # this epoch's shuffle and augmentation from (seed, epoch): the same after a resume
+        epoch_seed = (self.config.seed * 1_000_003 + epoch) % 2**31
+        generator = getattr(self.train_loader, "generator", None)
+        if generator is not None:
+            generator.manual_seed(epoch_seed)
+        augment = getattr(dataset, "augment", None)
+        if augment is not None:
+            augment.set_random_seed(epoch_seed)
 
     def _end_epoch(self, epoch: int, train_loss: float, epoch_start: float) -> dict:
         """Evaluate, record, and keep (and save) the model if it is the best so far."""
@@ -247,6 +269,38 @@ class Trainer:
             self.scheduler.step(val_loss)  # the same learning rate on every process
         self._sync_clock()
         return bool(stop_early) or self._out_of_budget()
+
+    # ------------------------------------------------------------------ resuming
+
+    def state_dict(self) -> dict:
+        """Everything a resumed run needs: tensors and plain data, loadable with weights_only=True."""
+        return {"format": "captcha_lib.training_state", "version": 1, "config": self.config.to_dict(),
+                "model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
+                "scheduler": self.scheduler.state_dict(), "scaler": self.scaler.state_dict(),
+                "epoch": self.epoch, "step": self.step, "elapsed": self.elapsed, "history": self.history,
+                "best_key": list(self.best_key), "best_state": self.best_state,
+                "epochs_without_improvement": self.early_stopping.epochs_without_improvement,
+                "torch_rng": torch.get_rng_state(),
+                "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else []}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        self.scaler.load_state_dict(state["scaler"])
+        self.epoch, self.step, self.elapsed = state["epoch"], state["step"], state["elapsed"]
+        self.history = list(state["history"])
+        self.best_key, self.best_state = tuple(state["best_key"]), state["best_state"]
+        self.early_stopping.epochs_without_improvement = state["epochs_without_improvement"]
+        torch.set_rng_state(state["torch_rng"])
+        if state["cuda_rng"] and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(state["cuda_rng"])
+
+    def save_state(self) -> None:
+        """RUN_DIR/last.pt, atomically, on the main process."""
+        if self.state_path is not None and self.group.is_main:
+            with atomic_path(self.state_path) as partial:
+                torch.save(self.state_dict(), partial)
 
     def save(self, epoch: int) -> bool:
         if self.checkpoint_path is None or not self.group.is_main:
