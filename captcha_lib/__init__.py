@@ -37,7 +37,8 @@ _EXPORTS = {
     "model.ctc": ["ctc_loss", "min_time_steps"],
     "model.checkpoint": ["load_checkpoint", "save_checkpoint"],
     "training.config": ["RECIPES", "TrainConfig"],
-    "training.trainer": ["Trainer", "set_seed"],
+    "training.trainer": ["Trainer"],
+    "training.schedule": ["set_seed"],
     "training.run": ["resume_run", "train_run"],
     "training": ["distributed"],
     "decoding.decoders": ["GREEDY", "Decoder", "Reading", "best_path", "brute_force_decode", "log_softmax",
@@ -84,7 +85,8 @@ if TYPE_CHECKING:  # what editors and type checkers read; at run time each name 
     from .training import distributed
     from .training.config import RECIPES, TrainConfig
     from .training.run import resume_run, train_run
-    from .training.trainer import Trainer, set_seed
+    from .training.schedule import set_seed
+    from .training.trainer import Trainer
 
 
 def __getattr__(name: str):

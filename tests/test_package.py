@@ -41,7 +41,7 @@ def test_train_config_is_the_one_place_for_training_options():
     assert TrainConfig(image_size="48x200").image_size == (48, 200)
     assert TrainConfig(max_minutes=0, grad_clip=0).max_minutes is None  # 0: no limit, as on the command line
     # train_run takes the config and nothing else that is a training option
-    assert list(inspect.signature(train_run).parameters) == ["config", "log", "on_epoch"]
+    assert list(inspect.signature(train_run).parameters) == ["config", "log", "on_epoch", "resume_from"]
 
 
 @pytest.mark.parametrize("options, fragment", [

@@ -108,3 +108,12 @@ def test_resume_needs_a_run_to_resume(tmp_path):
 
     with pytest.raises(CheckpointError, match="no last.pt"):
         resume_run(tmp_path)
+
+
+def test_the_schedule_warms_up_then_decays_to_two_percent():
+    from captcha_lib.training.schedule import warmup_cosine
+
+    assert warmup_cosine(0, warmup_steps=100, budget_used=0.0) == pytest.approx(0.01)  # step 1 of 100
+    assert warmup_cosine(100, warmup_steps=100, budget_used=0.0) == pytest.approx(1.0)  # the peak
+    assert warmup_cosine(2500, warmup_steps=100, budget_used=0.5) == pytest.approx(0.51)  # half way down
+    assert warmup_cosine(5000, warmup_steps=100, budget_used=1.0) == pytest.approx(0.02)  # the end of the budget

@@ -27,7 +27,8 @@ from ..model.build import build_model, count_parameters, resolve_device, time_st
 from ..model.ctc import min_time_steps
 from . import distributed
 from .config import TrainConfig
-from .trainer import Trainer, set_seed
+from .schedule import set_seed
+from .trainer import Trainer
 
 
 def train_run(config: TrainConfig, log=print, on_epoch=None, resume_from: dict | None = None) -> Trainer:

@@ -22,11 +22,9 @@ from __future__ import annotations
 
 import copy
 import math
-import random
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
 from torch.nn.parallel import DistributedDataParallel
 from tqdm.auto import tqdm
@@ -39,25 +37,7 @@ from ..model.build import resolve_device
 from ..model.checkpoint import save_checkpoint
 from . import distributed
 from .config import TrainConfig
-
-
-def set_seed(seed: int) -> None:
-    """Seed Python's, numpy's and torch's global generators: same seed, same weights and dropout."""
-    random.seed(seed)
-    np.random.seed(seed)
-    torch.manual_seed(seed)
-
-
-class EarlyStopping:
-    """Stop after `patience` epochs without a better model (None: never)."""
-
-    def __init__(self, patience: int | None):
-        self.patience, self.epochs_without_improvement = patience, 0
-
-    def update(self, improved: bool) -> bool:
-        """Record one epoch; True when it is time to stop."""
-        self.epochs_without_improvement = 0 if improved else self.epochs_without_improvement + 1
-        return bool(self.patience and self.epochs_without_improvement >= self.patience)
+from .schedule import EarlyStopping, make_scheduler, warmup_cosine
 
 
 class Trainer:
@@ -88,7 +68,8 @@ class Trainer:
         self._start = time.monotonic()
         self.elapsed = 0.0
         self.optimizer = optimizer_class(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-        self.scheduler = self._make_scheduler()  # LambdaLR reads the step and the clock above
+        self.scheduler = make_scheduler(  # the cosine schedule reads the step and the clock above
+            self.optimizer, cfg, lambda: warmup_cosine(self.step, cfg.warmup_steps, self._budget_used()))
         self.early_stopping = EarlyStopping(cfg.early_stopping_patience)
 
     def _wrap_for_training(self, model):
@@ -108,19 +89,6 @@ class Trainer:
         return torch.bfloat16  # same range as fp32: no scaler needed
 
     # ------------------------------------------------------------- budget and schedule
-
-    def _make_scheduler(self):
-        if self.config.schedule == "plateau":  # stepped once an epoch with the validation loss
-            return torch.optim.lr_scheduler.ReduceLROnPlateau(  # no verbose=: gone in torch 2.7
-                self.optimizer, factor=self.config.plateau_factor, patience=self.config.plateau_patience)
-        return torch.optim.lr_scheduler.LambdaLR(self.optimizer, lambda _: self._cosine_factor())  # every step
-
-    def _cosine_factor(self) -> float:
-        """The learning rate over the peak: linear warm-up, then cosine decay to 2% over the budget."""
-        factor = 0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * self._budget_used()))
-        if self.step < self.config.warmup_steps:
-            factor *= (self.step + 1) / self.config.warmup_steps
-        return factor
 
     def _total_steps(self) -> int:
         epoch_steps = self.config.epochs * max(len(self.train_loader), 1)
