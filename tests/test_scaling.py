@@ -87,7 +87,7 @@ def test_torchrun_two_cpu_processes(tiny_dataset, tmp_path):
     epoch_lines = [line for line in result.stdout.splitlines() if line.startswith("epoch")]
     assert len(epoch_lines) == 4  # rank 0 alone logs: one line per epoch, not two
     assert "x 2 processes" in result.stdout
-    assert sorted(p.name for p in out.iterdir()) == ["history.json", "model.pt"]  # one checkpoint, no leftovers
+    assert sorted(p.name for p in out.iterdir()) == ["history.json", "last.pt", "model.pt"]  # one writer (rank 0), no leftovers
     history = json.loads((out / "history.json").read_text())
     assert history[-1]["train_loss"] < history[0]["train_loss"]  # the loss falls
     model, vocabulary, checkpoint = load_checkpoint(out / "model.pt")  # the single-process format
