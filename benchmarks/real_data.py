@@ -28,7 +28,7 @@ from pathlib import Path
 from captcha_lib import IMAGE_SIZE, RECIPES, label_from_path, list_images, parse_image_size
 
 from machine import describe  # benchmarks/machine.py
-from train_speed import fmt_time, median_time, run  # the same run as the training-speed benchmark
+from train_speed import fmt_time, median_time, print_ratios, run  # the same run as the training-speed benchmark
 
 THRESHOLDS = (0.90, 0.95, 0.99)
 
@@ -99,13 +99,7 @@ def main(argv=None) -> int:
               f" | plateau {statistics.median(plateaus):.1f}s ({max(plateaus):.1f}s, {max(plateaus) / budget:.0%} of the budget)"
               f" | {summary[model_name]['ips']:.1f} images/s")
     if {"reference", "crnn"} <= set(summary):
-        ref, new = summary["reference"], summary["crnn"]
-        print("\ncrnn against reference (same data, same budget, same run)")
-        for t in THRESHOLDS:
-            a, b = ref["reached"][t], new["reached"][t]
-            print(f"  time to {t:.0%}: " + (f"{a / b:.1f}x faster" if a and b else
-                                           f"reference {fmt_time(a).strip()}, crnn {fmt_time(b).strip()}"))
-        print(f"  best accuracy: {new['best']:.2%} against {ref['best']:.2%}; images/s {new['ips'] / ref['ips']:.2f}x")
+        print_ratios(summary["reference"], summary["crnn"], THRESHOLDS)
     return 0
 
 

@@ -131,17 +131,21 @@ def main(argv=None) -> int:
                   f"{statistics.median(held):.2%} over {len(held)} runs")
 
     if {"reference", "crnn"} <= set(medians):
-        ref, new = medians["reference"], medians["crnn"]
-        print("\nratios, crnn against reference (same data, same budget, same run)")
-        for t in THRESHOLDS:
-            a, b = ref["reached"][t], new["reached"][t]
-            if a is not None and b is not None:
-                print(f"  time to {t:.0%}: {a / b:.1f}x faster")
-            else:
-                print(f"  time to {t:.0%}: reference {fmt_time(a).strip()}, crnn {fmt_time(b).strip()}")
-        print(f"  best accuracy: {new['best']:.2%} vs {ref['best']:.2%}")
-        print(f"  training images/s: {new['ips'] / ref['ips']:.2f}x")
+        print_ratios(medians["reference"], medians["crnn"], THRESHOLDS)
     return 0
+
+
+def print_ratios(ref: dict, new: dict, thresholds) -> None:
+    """The default against the reference, from their medians ("reached", "best", "ips")."""
+    print("\nratios, crnn against reference (same data, same budget, same run)")
+    for t in thresholds:
+        a, b = ref["reached"][t], new["reached"][t]
+        if a is not None and b is not None:
+            print(f"  time to {t:.0%}: {a / b:.1f}x faster")
+        else:
+            print(f"  time to {t:.0%}: reference {fmt_time(a).strip()}, crnn {fmt_time(b).strip()}")
+    print(f"  best accuracy: {new['best']:.2%} vs {ref['best']:.2%}")
+    print(f"  training images/s: {new['ips'] / ref['ips']:.2f}x")
 
 
 if __name__ == "__main__":
