@@ -13,7 +13,7 @@ import sys
 import time
 from pathlib import Path
 
-from .defaults import (DEFAULT_ALPHABET, DEFAULT_LENGTH, DEFAULT_TRAIN_SIZE, DEFAULT_VAL_SIZE, MAX_BATCH,
+from .defaults import (DEFAULT_ALPHABET, DEFAULT_LENGTH, DEFAULT_MODEL, DEFAULT_TRAIN_SIZE, DEFAULT_VAL_SIZE, MAX_BATCH,
                        MAX_IMAGE_BYTES, READ_BATCH_SIZE, STYLES)
 from .errors import CaptchaError, ConfigError, DataError
 
@@ -38,7 +38,7 @@ def _train(args) -> None:
         return
     if not (args.data and args.out):
         raise ConfigError("train needs --data DIR and --out RUN_DIR (or --resume RUN_DIR)")
-    train_run(TrainConfig.recipe(given.pop("model", None) or _train_defaults()["model"], **given))
+    train_run(TrainConfig.recipe(given.pop("model", DEFAULT_MODEL), **given))
 
 
 def _decoder(args, spec: str):
