@@ -10,8 +10,10 @@ DEFAULT_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"
 DEFAULT_LENGTH = 5
 STYLES = ("default", "lines", "gray")
 
-# What every image is resized to, (height, width): the reference's. `train --image-size` picks another.
-IMAGE_SIZE = (40, 150)
+# Every image is resized to this height, keeping its aspect ratio, and to at most this
+# width: (height, max width). 40 is the reference's height; 512 holds a 700x55 CAPTCHA
+# unsqueezed. `train --image-size` picks another.
+IMAGE_SIZE = (40, 512)
 
 # The default generated Dataset (see README: why these sizes).
 DEFAULT_TRAIN_SIZE = 30000

@@ -70,7 +70,7 @@ def test_train_at_another_image_size(tiny_dataset, tmp_path):
     result = cli("train", "--data", tiny_dataset, "--out", tmp_path, "--epochs", 1, "--batch-size", 8,
                  "--image-size", "48x96", "--no-progress", "--device", "cpu")
     assert result.returncode == 0, result.stderr
-    assert "at 48x96" in result.stdout
+    assert "48 pixels high, at most 96 wide" in result.stdout
     checkpoint = torch.load(tmp_path / "model.pt", weights_only=True)
     assert checkpoint["image_size"] == [48, 96] and checkpoint["model_config"]["image_height"] == 48
     image = list_images(tiny_dataset / "val")[0]
@@ -79,8 +79,9 @@ def test_train_at_another_image_size(tiny_dataset, tmp_path):
 
 
 @pytest.mark.parametrize("args,fragments", [
-    (["--image-size", "40x16"], ["40x16 give the model 2 timesteps", ".png) needs", "wider --image-size"]),
-    (["--image-size", "wide"], ["HEIGHTxWIDTH like 48x200", "'wide'"]),
+    (["--image-size", "40x16"], ["a 160x60 image becomes 16x40 and gives the model 2 timesteps", ".png: ",
+                                 "larger --image-size"]),
+    (["--image-size", "wide"], ["HEIGHTxMAX_WIDTH like 40x512", "'wide'"]),
     (["--image-size", "4x150"], ["out of range"]),
     (["--image-size", "48x150", "--model", "reference"], ["40-pixel-high"]),
 ])
@@ -90,12 +91,13 @@ def test_train_refuses_an_image_size_the_model_cannot_use(tiny_dataset, tmp_path
     assert not (tmp_path / "model.pt").exists()
 
 
-def test_an_impossible_image_size_fails_before_any_image_is_decoded(tiny_dataset, tmp_path):
+def test_a_corrupt_file_is_named_before_any_image_is_decoded(tiny_dataset, tmp_path):
     data = tmp_path / "data"
     shutil.copytree(tiny_dataset, data)
-    (data / "train" / "ABC.png").write_bytes(b"not a png")  # decoding it would fail with another error
+    (data / "train" / "ABC.png").write_bytes(b"not a png")
+    # the label check reads every image's header (its size) before the first image is decoded
     result = cli("train", "--data", data, "--out", tmp_path / "run", "--image-size", "40x16", "--no-progress")
-    assert_clean_failure(result, "give the model 2 timesteps")
+    assert_clean_failure(result, "ABC.png is not an image")
 
 
 def test_evaluate_prints_one_json_object(trained_run, tiny_dataset):
@@ -203,7 +205,7 @@ def test_corrupt_image(trained_run, tmp_path):
     (["train", "--batch-size", "0"], "batch_size"),
     (["train", "--lr", "nan"], "lr"),
     (["train", "--epochs", "0"], "epochs"),
-    (["train", "--image-size", "40"], "HEIGHTxWIDTH"),
+    (["train", "--image-size", "40"], "HEIGHTxMAX_WIDTH"),
     (["train", "--device", "bogus"], "device"),
     (["train", "--learning-rate", "0.1"], "--learning-rate"),
     (["predict", "--batch-size", "0"], "--batch-size"),

@@ -7,7 +7,8 @@ from captcha_lib import (CaptchaDataset, collate_batch, label_from_path, list_im
                               make_loader, preprocess, split_paths, training_augmentation)
 from captcha_lib import DataError, NotAnImageError, UnknownCharacterError
 from captcha_lib import ImageError, load_image
-from captcha_lib.data.images import IMAGENET_MEAN, IMAGENET_STD
+from captcha_lib.data.images import (IMAGENET_MEAN, IMAGENET_STD, WIDTH_MULTIPLE, fitted_width, pad_batch,
+                                     resize_image)
 from captcha_lib import render
 from captcha_lib import Vocabulary
 
@@ -85,13 +86,29 @@ def test_a_file_that_is_not_an_image_names_the_file(tmp_path):
 
 def test_preprocess_is_resize_normalise_chw():
     image = render("8AE5T", seed=3)
-    tensor = preprocess(image)
-    assert tensor.shape == (3, 40, 150) and tensor.dtype == np.float32
+    tensor = preprocess(image)  # 160x60 -> 40 high, 107 wide kept, rounded to a multiple of 8
+    assert tensor.shape == (3, 40, 104) and tensor.dtype == np.float32
     # ImageNet normalisation: a pure white pixel maps to (1 - mean) / std per channel
     white = preprocess(np.full((60, 160, 3), 255, np.uint8))
     expected = [(1 - m) / s for m, s in zip(IMAGENET_MEAN, IMAGENET_STD)]
     assert white[:, 0, 0].tolist() == pytest.approx(expected, rel=1e-5)
-    assert preprocess(image, (32, 100)).shape == (3, 32, 100)
+    assert preprocess(image, (32, 64)).shape == (3, 32, 64)  # squeezed to the largest width
+
+
+def test_resize_keeps_the_aspect_ratio_so_wide_captchas_stay_readable():
+    wide = np.zeros((80, 690, 3), np.uint8)  # 8 characters, 86 pixels each
+    assert resize_image(wide).shape == (40, 344, 3)  # glyphs 43 pixels wide at 40 high: as drawn
+    assert resize_image(np.zeros((50, 200, 3), np.uint8)).shape == (40, 160, 3)
+    assert resize_image(np.zeros((50, 2000, 3), np.uint8)).shape == (40, 512, 3)  # the cap
+    assert resize_image(np.zeros((100, 20, 3), np.uint8)).shape == (40, 40, 3)  # at least square
+    assert fitted_width(50, 200, (40, 512)) % WIDTH_MULTIPLE == 0
+
+
+def test_pad_batch_pads_on_the_right_and_keeps_widths():
+    images = [np.ones((3, 40, w), np.float32) for w in (16, 32, 24)]
+    batch, widths = pad_batch(images)
+    assert batch.shape == (3, 3, 40, 32) and widths.tolist() == [16, 32, 24]
+    assert batch[0, :, :, :16].min() == 1 and batch[0, :, :, 16:].max() == 0  # 0: the mean colour
 
 
 def test_reference_layout_and_flat_split(tmp_path):
@@ -124,9 +141,10 @@ def test_validation_label_with_unknown_character_names_file_and_character(tmp_pa
 def test_dataset_batches_labels_of_different_lengths(tiny_dataset):
     train, val = load_datasets(tiny_dataset)
     assert len(train) == 48 and len(val) == 12
-    assert train.images.dtype == np.uint8 and train.images.shape == (48, 40, 150, 3)  # decoded once, cached
+    assert len(train.images) == 48 and train.images[0].dtype == np.uint8  # decoded once, cached
+    assert train.images[0].shape == (40, 104, 3)
     batch = next(iter(make_loader(train, batch_size=8)))
-    assert batch["images"].shape == (8, 3, 40, 150)
+    assert batch["images"].shape == (8, 3, 40, 104) and batch["widths"].tolist() == [104] * 8
     lengths = [len(label) for label in batch["labels"]]
     assert batch["target_lengths"].tolist() == lengths
     assert batch["targets"].shape == (sum(lengths),)
@@ -143,20 +161,21 @@ def test_augmentation_keeps_shape_and_is_seeded(tiny_dataset):
     train, _ = load_datasets(tiny_dataset, augment=True)
     assert train.augment is not None
     item = train[0]
-    assert item["image"].shape == (3, 40, 150)
+    assert item["image"].shape == (3, 40, 104)
     image = train.images[0]
     a = [training_augmentation(seed=5)(image=image)["image"] for _ in range(2)]
     assert np.array_equal(a[0], a[1])
     assert not np.array_equal(training_augmentation(seed=6)(image=image)["image"], a[0])
 
 
-def test_collate_concatenates_targets():
-    samples = [{"image": torch.zeros(3, 40, 150), "target": torch.tensor([1, 2, 3]), "label": "ABC"},
-               {"image": torch.ones(3, 40, 150), "target": torch.tensor([4]), "label": "D"}]
+def test_collate_concatenates_targets_and_pads_images():
+    samples = [{"image": torch.ones(3, 40, 80), "target": torch.tensor([1, 2, 3]), "label": "ABC"},
+               {"image": torch.ones(3, 40, 160), "target": torch.tensor([4]), "label": "D"}]
     batch = collate_batch(samples)
     assert batch["targets"].tolist() == [1, 2, 3, 4]
     assert batch["target_lengths"].tolist() == [3, 1]
-    assert batch["images"].shape == (2, 3, 40, 150)
+    assert batch["images"].shape == (2, 3, 40, 160) and batch["widths"].tolist() == [80, 160]
+    assert batch["images"][0, :, :, 80:].abs().sum() == 0  # right-padded with the mean colour
 
 
 def test_auto_augmentation_only_for_small_training_sets(tiny_dataset, monkeypatch):

@@ -17,7 +17,7 @@ def test_reference_model_matches_the_notebook():
     assert logits.shape == (37, 32, 37) and loss is None
 
 
-TIME_STEPS = {"reference": 37, "crnn": 18}  # 150 pixels / 4 and / 8
+TIME_STEPS = {"reference": 37, "crnn": 18}  # 150 pixels / 4 and / 8 (any width works: a model pools what it gets)
 
 
 @pytest.mark.parametrize("name", sorted(MODELS))
@@ -65,3 +65,32 @@ def test_default_model_is_the_crnn_and_config_rebuilds_it():
     clone = build_model(model.name, **model.config())
     assert clone.config() == model.config()
     clone.load_state_dict(model.state_dict())
+
+
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_a_padded_batch_reads_each_image_as_alone(name):
+    """Images of three widths in one batch, padded to the widest, give each image the logits,
+    the loss and the texts it gets on its own; padded timesteps are certain blanks."""
+    torch.manual_seed(0)
+    model = build_model(name, num_characters=5).eval()
+    widths = [96, 160, 344]
+    images = [torch.randn(1, 3, 40, width) for width in widths]
+    batch = torch.zeros(3, 3, 40, max(widths))
+    for row, image in zip(batch, images):
+        row[..., :image.shape[-1]] = image[0]
+    targets, target_lengths = torch.tensor([1, 2, 3, 4, 2, 3, 4, 5, 1]), torch.tensor([3, 3, 3])
+    with torch.no_grad():
+        logits, loss = model(batch, targets, target_lengths, widths=torch.tensor(widths))
+        losses = []
+        for index, image in enumerate(images):
+            alone, alone_loss = model(image, targets[3 * index:3 * index + 3], target_lengths[index:index + 1])
+            steps = alone.shape[0]
+            assert steps == widths[index] // model.stride
+            torch.testing.assert_close(logits[:steps, index], alone[:, 0], atol=1e-5, rtol=1e-4)
+            assert (torch.softmax(logits[steps:, index], -1)[:, 0] == 1.0).all()  # past its end: a certain blank
+            losses.append(alone_loss)
+    torch.testing.assert_close(loss, torch.stack(losses).mean(), atol=1e-4, rtol=1e-4)
+    # a batch of equal widths skips the masking: the same as passing no widths
+    with torch.no_grad():
+        same = torch.cat([images[1]] * 2)
+        torch.testing.assert_close(model(same, widths=torch.tensor([160, 160]))[0], model(same)[0])

@@ -4,6 +4,7 @@ import subprocess
 import sys
 
 import numpy as np
+from PIL import Image
 import pytest
 import torch
 
@@ -33,7 +34,7 @@ def test_logits_and_texts_match_pytorch(trained_checkpoint, exported, tiny_datas
     paths = list_images(tiny_dataset / "val") + list_images(tiny_dataset / "train")[:20]
     torch_reader = Reader.from_checkpoint(trained_checkpoint, device="cpu")
     onnx_reader = Reader.from_onnx(exported)
-    batch = torch_reader.preprocess(paths)  # (B, 3, H, W): the same input for both
+    batch = np.stack(torch_reader.preprocess(paths))  # (B, 3, H, W): the same input for both
     with torch.inference_mode():
         expected, _ = torch_reader.model(torch.from_numpy(batch))
     logits = onnx_reader.run(batch)
@@ -44,6 +45,17 @@ def test_logits_and_texts_match_pytorch(trained_checkpoint, exported, tiny_datas
     for decoder in (Decoder("beam", 8), Decoder("constrained", 8, 3, 4)):
         torch_texts = [r.text for r in Reader.from_checkpoint(trained_checkpoint, decoder=decoder).read(paths)]
         assert [r.text for r in Reader.from_onnx(exported, decoder=decoder).read(paths)] == torch_texts
+
+
+def test_mixed_widths_read_as_one_by_one_in_both_backends(trained_checkpoint, exported, tiny_dataset):
+    # the same CAPTCHAs at three aspect ratios: 104, 160 and 344 pixels wide once resized
+    images = [Image.open(p).convert("RGB") for p in list_images(tiny_dataset / "val")[:6]]
+    images = [image.resize((image.width * factor // 2, image.height)) for image, factor in zip(images, [2, 3, 6] * 2)]
+    for reader in (Reader.from_checkpoint(trained_checkpoint), Reader.from_onnx(exported)):
+        alone = [reader.read([image])[0] for image in images]
+        together = reader.read(images)
+        assert [r.text for r in together] == [r.text for r in alone]
+        assert [r.confidence for r in together] == pytest.approx([r.confidence for r in alone], abs=1e-5)
 
 
 def test_batch_and_width_are_dynamic(exported):
@@ -57,7 +69,7 @@ def test_metadata_carries_what_reading_needs(trained_checkpoint, exported):
     reader = Reader.from_onnx(exported)
     torch_reader = Reader.from_checkpoint(trained_checkpoint, device="cpu")
     assert reader.vocabulary == torch_reader.vocabulary
-    assert reader.image_size == torch_reader.image_size == (40, 150)
+    assert reader.image_size == torch_reader.image_size == (40, 512)
     assert reader.model_name == "crnn" and reader.metadata["label_lengths"] == [3, 4]
 
 

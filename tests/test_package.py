@@ -47,7 +47,7 @@ def test_train_config_is_the_one_place_for_training_options():
 @pytest.mark.parametrize("options, fragment", [
     ({"batch_size": 0}, "batch_size"), ({"epochs": -1}, "epochs"), ({"lr": float("nan")}, "lr"), ({"lr": -1}, "lr"),
     ({"workers": -1}, "workers"), ({"images_per_epoch": 0}, "images_per_epoch"), ({"val_fraction": 1.5}, "val_fraction"),
-    ({"image_size": "4x150"}, "image size"), ({"image_size": "40"}, "HEIGHTxWIDTH"), ({"model": "resnet"}, "model"),
+    ({"image_size": "4x150"}, "image size"), ({"image_size": "40"}, "HEIGHTxMAX_WIDTH"), ({"model": "resnet"}, "model"),
     ({"schedule": "linear"}, "schedule"), ({"device": "bogus"}, "device"), ({"style": "neon"}, "style"),
     ({"length": "0"}, "length"), ({"alphabet": "A_B"}, "alphabet"), ({"steps": 2.5}, "steps"),
     ({"batch_size": True}, "batch_size"), ({"schedule": "plateau", "warmup_steps": 10}, "warmup"),

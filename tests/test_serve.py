@@ -73,7 +73,7 @@ def test_health_metadata_and_docs(server, trained_checkpoint):
     meta = httpx.get(f"{url}/metadata").json()
     assert meta["model"] == "crnn" and meta["backend"] == "torch"
     assert meta["alphabet"] == Reader.from_checkpoint(trained_checkpoint).vocabulary.characters
-    assert meta["image_size"] == [40, 150] and meta["limits"]["max_batch"] == 4
+    assert meta["image_size"] == [40, 512] and meta["limits"]["max_batch"] == 4
     assert httpx.get(f"{url}/docs").status_code == 200
     assert "/predict/batch" in httpx.get(f"{url}/openapi.json").json()["paths"]
     assert_error(httpx.get(f"{url}/nowhere"), 404, "Not Found")

@@ -2,8 +2,10 @@
 
 Which files and labels: `labels.py`. Here:
 * Each image is decoded and resized **once** and kept in memory as uint8
-  (40x150x3 = 18 KB an image), so an epoch costs model time, not JPEG decoding.
-  Normalisation and the optional augmentation run on that cached array.
+  (40x160x3 = 19 KB for a 200x50 CAPTCHA), so an epoch costs model time, not JPEG
+  decoding. Normalisation and the optional augmentation run on that cached array.
+* Images keep their aspect ratio, so widths may differ: a batch is padded to its widest
+  image and carries each image's width (`collate_batch`), which the model masks.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from .vocab import Vocabulary
 def training_augmentation(seed: int | None = 0) -> A.Compose:
     """Small geometric and photometric changes a CAPTCHA survives with its label intact.
 
-    They run on the cached 40x150 uint8 image, so no file is decoded twice.
+    They run on the cached, resized uint8 image, so no file is decoded twice.
     """
     return A.Compose(
         [
@@ -72,9 +74,9 @@ class CaptchaDataset(Dataset):
         # Encode first: an unknown character fails before minutes of decoding.
         self.targets = [torch.tensor(vocabulary.encode(label, source=str(path)), dtype=torch.long)
                         for label, path in zip(self.labels, self.paths)]
-        height, width = self.image_size
-        self.in_memory = len(self.paths) * height * width * 3 <= cache_limit_bytes
-        self.images = (np.stack([self._read(index) for index in range(len(self.paths))])  # (N, H, W, 3) uint8
+        height, max_width = self.image_size
+        self.in_memory = len(self.paths) * height * max_width * 3 <= cache_limit_bytes  # at worst every image as wide as allowed
+        self.images = ([self._read(index) for index in range(len(self.paths))]  # N x (H, w_i, 3) uint8
                        if self.in_memory else None)
 
     @property
@@ -100,9 +102,14 @@ class CaptchaDataset(Dataset):
 
 
 def collate_batch(samples: list[dict]) -> dict:
-    """Stack images; concatenate targets of any lengths, as CTCLoss accepts them."""
+    """Pad images to the widest and stack them; concatenate targets of any lengths, as CTCLoss accepts them."""
+    widths = torch.tensor([s["image"].shape[-1] for s in samples], dtype=torch.long)  # (B,)
+    images = torch.zeros(len(samples), *samples[0]["image"].shape[:-1], int(widths.max()))  # (B, 3, H, max w)
+    for row, sample in zip(images, samples):
+        row[..., :sample["image"].shape[-1]] = sample["image"]  # right-padded with 0, the mean colour
     return {
-        "images": torch.stack([s["image"] for s in samples]),  # (B, 3, H, W)
+        "images": images,
+        "widths": widths,
         "targets": torch.cat([s["target"] for s in samples]),  # (sum of lengths,)
         "target_lengths": torch.tensor([len(s["target"]) for s in samples], dtype=torch.long),  # (B,)
         "labels": [s["label"] for s in samples],

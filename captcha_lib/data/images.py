@@ -5,9 +5,14 @@ every path sees the same pixels. Nothing here imports torch or OpenCV: an export
 runs with numpy, Pillow and onnxruntime alone.
 
     load_image(x)           path, bytes, PIL image or array -> (H, W, 3) uint8 RGB
-    resize_image(rgb)       -> (40, 150, 3) uint8, bilinear (OpenCV's INTER_LINEAR geometry)
-    normalize_image(small)  -> (3, 40, 150) float32, ImageNet mean and std, channels first
+    resize_image(rgb)       -> (40, w, 3) uint8: 40 pixels high, the width that keeps the
+                            aspect ratio (a multiple of 8, at most 512), bilinear
+    normalize_image(small)  -> (3, 40, w) float32, ImageNet mean and std, channels first
     preprocess(x)           all three: what training and every reader feed the model
+    pad_batch(images)       (3, 40, w_i) arrays -> (B, 3, 40, max w) and each image's width
+
+Images keep their aspect ratio, so a 690x80 CAPTCHA of 8 characters stays as readable
+as a 200x50 one of 5 (a fixed size would squeeze its glyphs to a third of their width).
 """
 
 from __future__ import annotations
@@ -76,6 +81,19 @@ def load_image(image: str | Path | bytes | Image.Image | np.ndarray, allow_trunc
         raise ImageError(f"{source} is not a readable image ({exc})") from None
 
 
+def image_shape(path: str | Path) -> tuple[int, int]:
+    """(height, width) of an image file, from its header: no pixels decoded."""
+    try:
+        with Image.open(path) as image:
+            return image.height, image.width
+    except FileNotFoundError:
+        raise ImageError(f"image {path} does not exist") from None
+    except UnidentifiedImageError:
+        raise NotAnImageError(f"{path} is not an image (no known format: PNG, JPEG, GIF, BMP, WebP, ...)") from None
+    except (OSError, SyntaxError, ValueError) as exc:
+        raise ImageError(f"{path} is not a readable image ({exc})") from None
+
+
 def _check_pixels(image: Image.Image, source: str, max_pixels: int) -> None:
     width, height = image.size
     if width * height > max_pixels:
@@ -110,9 +128,26 @@ def _bilinear_taps(in_size: int, out_size: int) -> tuple[np.ndarray, np.ndarray,
     return left, right, (position - left).astype(np.float32)
 
 
+# Widths are rounded to a multiple of the models' horizontal stride (8 for the CRNN, 4 for
+# the reference), so every column of the image maps to whole timesteps.
+WIDTH_MULTIPLE = 8
+
+
+def fitted_width(image_height: int, image_width: int, image_size: tuple[int, int] = IMAGE_SIZE) -> int:
+    """The width an `image_height` x `image_width` image gets: its aspect ratio kept at the
+    model's height, rounded to a multiple of 8, at least as wide as high, at most the cap."""
+    height, max_width = image_size
+    width = round(image_width * height / image_height / WIDTH_MULTIPLE) * WIDTH_MULTIPLE
+    low = -(-height // WIDTH_MULTIPLE) * WIDTH_MULTIPLE  # a square: room for a few characters
+    high = max(WIDTH_MULTIPLE, max_width // WIDTH_MULTIPLE * WIDTH_MULTIPLE)
+    return int(min(max(width, low), high))
+
+
 def resize_image(image: np.ndarray, image_size: tuple[int, int] = IMAGE_SIZE) -> np.ndarray:
-    """(H, W, 3) uint8 -> (height, width, 3) uint8, bilinear. Step 1 of preprocessing."""
-    height, width = image_size
+    """(H, W, 3) uint8 -> (height, fitted width, 3) uint8, bilinear. Step 1 of preprocessing.
+
+    `image_size` is (height, largest width): see `fitted_width`."""
+    height, width = image_size[0], fitted_width(*image.shape[:2], image_size)
     if image.shape[:2] == (height, width):
         return image  # already that size (the service resizes on upload): the taps would copy it
     top, bottom, wy = _bilinear_taps(image.shape[0], height)
@@ -132,8 +167,18 @@ def normalize_image(image: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(((image.astype(np.float32) - _MEAN) * _INV_STD).transpose(2, 0, 1))
 
 
+def pad_batch(images: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """(3, H, w_i) float32 arrays -> (B, 3, H, max w) padded on the right with 0 (the mean
+    colour), and (B,) int64 widths: what lets a model mask each image's padding."""
+    widths = np.array([image.shape[-1] for image in images], dtype=np.int64)  # (B,)
+    batch = np.zeros((len(images), *images[0].shape[:-1], int(widths.max())), dtype=np.float32)
+    for row, image in zip(batch, images):
+        row[..., :image.shape[-1]] = image
+    return batch, widths
+
+
 def parse_image_size(text: str | tuple[int, int]) -> tuple[int, int]:
-    """`"48x200"` -> (48, 200): height x width, as the model will see every image."""
+    """`"40x512"` -> (40, 512): the height every image is resized to, and the largest width."""
     if isinstance(text, (tuple, list)):
         height, width = text
     else:
@@ -141,12 +186,12 @@ def parse_image_size(text: str | tuple[int, int]) -> tuple[int, int]:
         try:
             height, width = int(height), int(width)
         except ValueError:
-            raise ConfigError(f"image size must be HEIGHTxWIDTH like 48x200, got {text!r}") from None
+            raise ConfigError(f"image size must be HEIGHTxMAX_WIDTH like 40x512, got {text!r}") from None
     if not (8 <= height <= 512 and 8 <= width <= 2048):
         raise ConfigError(f"image size {height}x{width} is out of range: height 8-512, width 8-2048 pixels")
     return height, width
 
 
 def preprocess(image, image_size: tuple[int, int] = IMAGE_SIZE, **load_options) -> np.ndarray:
-    """Any image -> (3, height, width) float32: load, resize, normalise. Training and every reader use it."""
+    """Any image -> (3, height, w) float32: load, resize, normalise. Training and every reader use it."""
     return normalize_image(resize_image(load_image(image, **load_options), image_size))

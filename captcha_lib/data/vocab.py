@@ -21,6 +21,9 @@ from ..errors import ConfigError, DataError, UnknownCharacterError
 
 MAX_LABEL_LENGTH = 64  # longer is no CAPTCHA, and would not fit a file name
 BLANK_INDEX = 0  # CTC's "no character here" class; real characters start at 1
+# The score of a non-blank class past an image's end, in a batch of several widths: softmax
+# gives it exactly 0, so every decoder reads a certain blank there (model/padding.py).
+PADDING_LOGIT = -1e4
 
 
 class Vocabulary:

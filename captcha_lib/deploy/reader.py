@@ -8,6 +8,10 @@
 Both backends preprocess with `data.images` and decode with `decoding`, numpy only, so
 they give the same texts; each supplies `run`, the model call. This module imports no
 torch: the ONNX path never loads it.
+
+Images keep their aspect ratio, so a batch may hold several widths. The model is run once
+per width (no padding, so an image reads the same in any batch), and the logits are
+stacked with the shorter ones extended by certain blanks, which every decoder skips.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from ..data.images import preprocess
+from ..data.vocab import BLANK_INDEX, PADDING_LOGIT
 from ..data.vocab import Vocabulary
 from ..decoding.decoders import GREEDY, Decoder, Reading, parse_decoder
 from ..defaults import IMAGE_SIZE, READ_BATCH_SIZE
@@ -63,17 +68,29 @@ class Reader:
             decoder = parse_decoder(decoder)
         return decoder.for_model(self.vocabulary, self.metadata.get("label_lengths"))
 
-    def preprocess(self, images: Sequence, **load_options) -> np.ndarray:
-        """Paths, bytes, PIL images or arrays -> (B, 3, H, W) float32, exactly as in training."""
-        return np.stack([preprocess(image, self.image_size, **load_options) for image in images])
+    def preprocess(self, images: Sequence, **load_options) -> list[np.ndarray]:
+        """Paths, bytes, PIL images or arrays -> (3, H, w_i) float32 each, exactly as in training."""
+        return [preprocess(image, self.image_size, **load_options) for image in images]
 
     def run(self, batch: np.ndarray) -> np.ndarray:
-        """(B, 3, H, W) float32 preprocessed images -> (T, B, C) logits. Each backend runs its model."""
+        """(B, 3, H, W) float32 preprocessed images of one width -> (T, B, C) logits. Each backend runs its model."""
         raise NotImplementedError
 
     def logits(self, images: Sequence) -> np.ndarray:
-        """(T, B, C) logits for one batch of images."""
-        return self.run(self.preprocess(images))
+        """(T, B, C) logits for one batch of images; T is the widest image's."""
+        arrays = self.preprocess(images)
+        by_width: dict[int, list[int]] = {}
+        for index, array in enumerate(arrays):
+            by_width.setdefault(array.shape[-1], []).append(index)
+        outputs = {width: self.run(np.stack([arrays[i] for i in rows])) for width, rows in by_width.items()}
+        if len(outputs) == 1:
+            return next(iter(outputs.values()))  # (T, B, C): one width, nothing to pad
+        steps, classes = max(out.shape[0] for out in outputs.values()), next(iter(outputs.values())).shape[2]
+        logits = np.full((steps, len(arrays), classes), PADDING_LOGIT, dtype=np.float32)  # (T, B, C)
+        logits[:, :, BLANK_INDEX] = 0.0  # past an image's end: a certain blank
+        for width, rows in by_width.items():
+            logits[:outputs[width].shape[0], rows] = outputs[width]
+        return logits
 
     def batched_logits(self, images: Sequence) -> Iterator[np.ndarray]:
         """(T, b, C) logits for any number of images, `batch_size` at a time."""
@@ -94,4 +111,4 @@ class Reader:
 
     def __repr__(self) -> str:
         return (f"{type(self).__name__}({self.model_name}, alphabet {self.vocabulary.characters!r}, "
-                f"images {self.image_size[0]}x{self.image_size[1]}, decoder {self.decoder.name})")
+                f"images {self.image_size[0]} high, at most {self.image_size[1]} wide, decoder {self.decoder.name})")

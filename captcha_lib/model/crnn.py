@@ -2,7 +2,9 @@
 sitting on the all-blank plateau (notebook 03 shows each part at work).
 
 It maps images (B, 3, H, W) to CTC logits (T, B, num_characters + 1), T = W / 8, and
-returns `(logits, loss)` like the reference: `loss` is None without targets.
+returns `(logits, loss)` like the reference: `loss` is None without targets. Given each
+image's width (`widths`, a batch padded to its widest image), it reads each image as it
+would alone (padding.py).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import torch.nn as nn
 
 from ..errors import ConfigError
 from .ctc import ctc_loss
+from .padding import blank_padding, mask_columns, padded_lengths, run_rnn
 
 
 def _conv_block(in_channels: int, out_channels: int) -> nn.Sequential:
@@ -32,9 +35,9 @@ class CRNN(nn.Module):
 
     Why each part:
     * three conv blocks with BatchNorm: stable, fast-learning features;
-    * three 2x2 poolings: 150 pixels give T = 18 timesteps, room for 7-character labels
-      with doubled letters (a blank must separate them), and half the sequential GRU
-      steps of the reference's T = 37;
+    * three 2x2 poolings: a 200x50 CAPTCHA (160 pixels wide at height 40) gives T = 20
+      timesteps, room for 9-character labels with doubled letters (a blank must separate
+      them), and half the sequential GRU steps of the reference's T = 40;
     * a Linear projection (channels x rows -> `hidden_size`) before the GRU: the GRU reads
       a compact feature instead of hundreds of raw values per step;
     * a skip connection around the GRU (`residual`): the classifier sees the conv features
@@ -44,6 +47,7 @@ class CRNN(nn.Module):
     """
 
     name = "crnn"
+    stride = 8  # input pixels per timestep: three 2x2 poolings
 
     def __init__(self, num_characters: int, channels: tuple[int, int, int] = (16, 32, 64),
                  hidden_size: int = 96, image_height: int = 40, dropout: float = 0.2, residual: bool = True):
@@ -75,13 +79,16 @@ class CRNN(nn.Module):
                 "hidden_size": self.hidden_size, "image_height": self.image_height, "dropout": self.dropout,
                 "residual": self.residual}
 
-    def forward(self, images, targets=None, target_lengths=None):
-        images = images.contiguous(memory_format=torch.channels_last)
-        x = self.features(images)  # (B, c3, 5, W/8) for 40-pixel-high images
+    def forward(self, images, targets=None, target_lengths=None, widths=None):
+        lengths = padded_lengths(widths, images.shape[-1], self.stride)  # (B,) timesteps, None if unpadded
+        x = images.contiguous(memory_format=torch.channels_last)
+        for level, block in enumerate(self.features, start=1):
+            x = block(x)  # (B, c, H/2, W/2), (B, c2, H/4, W/4), (B, c3, H/8, W/8)
+            x = mask_columns(x, None if lengths is None else lengths * 2 ** (3 - level))
         x = x.permute(0, 3, 1, 2).flatten(2)  # (B, T, c3 * 5): one column per timestep
         x = self.projection(x)  # (B, T, hidden)
-        context, _ = self.gru(x)  # (B, T, hidden): both directions concatenated
+        context = run_rnn(self.gru, x, lengths)  # (B, T, hidden): both directions concatenated
         x = x + context if self.residual else context
-        logits = self.output(x).permute(1, 0, 2)  # (T, B, num_characters + 1)
-        loss = ctc_loss(logits, targets, target_lengths) if targets is not None else None
+        logits = blank_padding(self.output(x).permute(1, 0, 2), lengths)  # (T, B, num_characters + 1)
+        loss = ctc_loss(logits, targets, target_lengths, lengths) if targets is not None else None
         return logits, loss

@@ -23,17 +23,20 @@ from ..data.vocab import BLANK_INDEX
 
 
 def ctc_loss(logits: torch.Tensor, targets: torch.Tensor, target_lengths: torch.Tensor,
-             blank_index: int = BLANK_INDEX) -> torch.Tensor:
+             input_lengths: torch.Tensor | None = None, blank_index: int = BLANK_INDEX) -> torch.Tensor:
     """Mean CTC loss of a batch.
 
     logits: (T, B, C) raw scores. targets: (sum of lengths,) concatenated labels, or
-    (B, L) padded. target_lengths: (B,). Lengths are made on the logits' device.
+    (B, L) padded. target_lengths: (B,). input_lengths: (B,) each image's timesteps in a
+    padded batch (default: all T). Lengths are made on the logits' device.
     """
     time_steps, batch_size, _ = logits.shape
     log_probs = F.log_softmax(logits.float(), dim=2)  # (T, B, C); float: fp16 CTC is unstable
-    input_lengths = torch.full((batch_size,), time_steps, dtype=torch.long, device=logits.device)  # (B,)
+    if input_lengths is None:
+        input_lengths = torch.full((batch_size,), time_steps, dtype=torch.long, device=logits.device)  # (B,)
     # zero_infinity: a label that cannot fit in T steps adds 0, not inf, instead of wrecking the batch
-    return F.ctc_loss(log_probs, targets.to(logits.device), input_lengths, target_lengths.to(logits.device),
+    return F.ctc_loss(log_probs, targets.to(logits.device), input_lengths.to(logits.device),
+                      target_lengths.to(logits.device),
                       blank=blank_index, zero_infinity=True)
 
 

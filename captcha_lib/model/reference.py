@@ -2,7 +2,8 @@
 
 The original notebook called it `CaptchaModel`. 228,005 parameters for 36 characters.
 It maps images (B, 3, 40, W) to CTC logits (T, B, num_characters + 1), T = W / 4, and
-returns `(logits, loss)` like the reference: `loss` is None without targets.
+returns `(logits, loss)` like the reference: `loss` is None without targets. `widths`
+masks a padded batch as the CRNN does (padding.py).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import torch.nn.functional as F
 
 from ..errors import ConfigError
 from .ctc import ctc_loss
+from .padding import blank_padding, mask_columns, padded_lengths, run_rnn
 
 
 class ReferenceModel(nn.Module):
@@ -22,6 +24,7 @@ class ReferenceModel(nn.Module):
     """
 
     name = "reference"
+    stride = 4  # input pixels per timestep: two 2x2 poolings
 
     def __init__(self, num_characters: int, image_height: int = 40):
         super().__init__()
@@ -40,13 +43,16 @@ class ReferenceModel(nn.Module):
     def config(self) -> dict:
         return {"num_characters": self.num_characters}
 
-    def forward(self, images, targets=None, target_lengths=None):
-        x = self.pool1(F.relu(self.conv1(images)))  # (B, 128, 20, 75)
-        x = self.pool2(F.relu(self.conv2(x)))  # (B, 64, 10, 37)
-        x = x.permute(0, 3, 1, 2)  # (B, 37, 64, 10): width becomes time
-        x = x.flatten(2)  # (B, 37, 640)
-        x, _ = self.gru(x)  # (B, 37, 64): 32 forward + 32 backward
-        x = self.output(x)  # (B, 37, num_characters + 1)
-        logits = x.permute(1, 0, 2)  # (T=37, B, C) as CTCLoss wants
-        loss = ctc_loss(logits, targets, target_lengths) if targets is not None else None
+    def forward(self, images, targets=None, target_lengths=None, widths=None):
+        lengths = padded_lengths(widths, images.shape[-1], self.stride)  # None unless the batch is padded
+        x = self.pool1(F.relu(self.conv1(images)))  # (B, 128, 20, 80) for 160-pixel-wide images
+        x = mask_columns(x, None if lengths is None else lengths * 2)
+        x = self.pool2(F.relu(self.conv2(x)))  # (B, 64, 10, 40)
+        x = mask_columns(x, lengths)
+        x = x.permute(0, 3, 1, 2)  # (B, 40, 64, 10): width becomes time
+        x = x.flatten(2)  # (B, 40, 640)
+        x = run_rnn(self.gru, x, lengths)  # (B, 40, 64): 32 forward + 32 backward
+        x = self.output(x)  # (B, 40, num_characters + 1)
+        logits = blank_padding(x.permute(1, 0, 2), lengths)  # (T=40, B, C) as CTCLoss wants
+        loss = ctc_loss(logits, targets, target_lengths, lengths) if targets is not None else None
         return logits, loss

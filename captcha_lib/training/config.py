@@ -41,8 +41,8 @@ class TrainConfig:
                                              "like (.+)-\\d+ for TEXT-3.png", "data", metavar="REGEX")
     ignore_case: bool = option(False, "lower-case every label, for sets whose case means nothing", "data")
     image_size: tuple[int, int] = option(
-        IMAGE_SIZE, "what every image is resized to, HEIGHTxWIDTH (the reference's 40x150; 48x200 reads warped, "
-                    "overlapping 200x50 CAPTCHAs better, at 0.7-0.9x the training speed)", "data", metavar="HxW")
+        IMAGE_SIZE, "every image is resized to HEIGHT pixels, keeping its aspect ratio, and squeezed to at most "
+                    "MAX_WIDTH", "data", metavar="HEIGHTxMAX_WIDTH")
     augment: bool | str = option("auto", "training augmentation: on, off, or auto (only for fewer than "
                                          "5,000 training images)", "data")
     fresh_data: bool = option(False, "train on CAPTCHAs rendered on the fly, new ones every epoch; --data then "

@@ -18,6 +18,8 @@ import torch
 from torch.utils.data import DistributedSampler
 
 from ..data.datasets import CaptchaDataset, datasets_from_paths, make_loader
+from ..data.generate import render
+from ..data.images import fitted_width, image_shape
 from ..data.labels import split_paths, vocabulary_from_paths
 from ..data.synthetic import SyntheticCaptchas
 from ..data.vocab import Vocabulary, parse_length
@@ -86,7 +88,7 @@ def _train(config: TrainConfig, group, log, on_epoch, resume_from: dict | None) 
                                   seed=config.seed) if group.world_size > 1 else None)
     height, width = config.image_size
     log(f"{config.model}: {count_parameters(model):,} parameters | {source}, {len(val_set)} val images "
-        f"at {height}x{width} | alphabet {vocabulary.characters!r} | batch {config.batch_size}"
+        f"| {height} pixels high, at most {width} wide | alphabet {vocabulary.characters!r} | batch {config.batch_size}"
         f"{f' x {group.world_size} processes' if group.world_size > 1 else ''}, lr {config.lr}, "
         f"augment {getattr(train_set, 'augment', None) is not None}")
     train_loader = make_loader(train_set, config.batch_size, shuffle=True, seed=config.seed,
@@ -128,10 +130,12 @@ def _data_and_model(config: TrainConfig):
     if config.fresh_data:
         vocabulary = Vocabulary(config.alphabet)
         # the worst a generated label can be: the longest, doubled throughout
-        labels = {config.alphabet[0] * parse_length(config.length)[1]: f"--length {config.length} (fresh data)"}
+        worst = config.alphabet[0] * parse_length(config.length)[1]
+        labels = [(worst, f"--length {config.length} (fresh {config.style!r} data)",
+                   render(worst, 0, config.style).size[::-1])]
     else:
         vocabulary = vocabulary_from_paths(train_paths, labeller)
-        labels = {labeller(p): str(p) for p in train_paths + val_paths}
+        labels = [(labeller(p), str(p), image_shape(p)) for p in train_paths + val_paths]
     model = build_model(config.model, vocabulary.num_characters, image_height=config.image_size[0])
     check_labels_fit(model, config.image_size, labels)
     if config.fresh_data:
@@ -157,15 +161,20 @@ def _check_writable(out_dir: Path) -> None:
         raise ConfigError(f"run folder {out_dir} is not writable")
 
 
-def check_labels_fit(model, image_size: tuple[int, int], labels: dict[str, str]) -> None:
-    """A DataError unless the model's timesteps at `image_size` can hold every label.
+def check_labels_fit(model, image_size: tuple[int, int], labels: list[tuple[str, str, tuple[int, int]]]) -> None:
+    """A DataError unless each image gives the model enough timesteps for its label.
 
-    `labels`: label -> where it comes from (a file). A label that needs more than T steps
-    cannot be aligned: CTC would skip it (zero_infinity) and the model never learn it.
+    `labels`: (label, where it comes from, the image's (height, width) before resizing).
+    A label that needs more than its image's T steps cannot be aligned: CTC would skip it
+    (zero_infinity) and the model never learn it.
     """
-    steps = time_steps(model, image_size)
-    longest = max(labels, key=min_time_steps)
-    if min_time_steps(longest) > steps:
-        raise DataError(f"images of {image_size[0]}x{image_size[1]} give the model {steps} timesteps, but the "
-                        f"label {longest!r} ({labels[longest]}) needs {min_time_steps(longest)}: one per character "
-                        f"and a blank between doubled letters; use a wider --image-size")
+    steps: dict[int, int] = {}  # fitted width -> T, one dry run per width
+    for label, source, (height, width) in labels:
+        fitted = fitted_width(height, width, image_size)
+        if fitted not in steps:
+            steps[fitted] = time_steps(model, (image_size[0], fitted))
+        if min_time_steps(label) > steps[fitted]:
+            raise DataError(f"{source}: a {width}x{height} image becomes {fitted}x{image_size[0]} and gives the "
+                            f"model {steps[fitted]} timesteps, but its label {label!r} needs "
+                            f"{min_time_steps(label)}: one per character and a blank between doubled letters; "
+                            f"use a larger --image-size (height x largest width)")

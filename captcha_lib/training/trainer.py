@@ -1,7 +1,8 @@
 """A trainer that knows nothing about the model's insides.
 
 It needs only that `model(images, targets, target_lengths)` returns `(logits, loss)`
-with logits (T, B, C) for CTC, and that batches are dicts from `collate_batch`.
+with logits (T, B, C) for CTC, and that batches are dicts from `collate_batch`. A batch
+of images of different widths (padded) also passes `widths=`, each image's width.
 Per epoch it records train loss, validation loss, sequence accuracy, CER, learning
 rate and seconds; it keeps the best weights (by accuracy, then loss) and saves them.
 Scheduling and early stopping are small parts below: torch's `LambdaLR` (warm-up, then
@@ -110,18 +111,23 @@ class Trainer:
 
     # ---------------------------------------------------------------- one pass each
 
-    def _to_device(self, batch: dict):
+    def _inputs(self, batch: dict) -> tuple[tuple, dict]:
+        """The model's arguments for `batch`, on the device: (images, targets, target_lengths),
+        plus `widths` when the images were padded to the widest."""
         # non_blocking: with pinned memory the copy to a GPU overlaps the next computation
-        return (batch["images"].to(self.device, non_blocking=True),
-                batch["targets"].to(self.device, non_blocking=True),
+        images = batch["images"].to(self.device, non_blocking=True)  # (B, 3, H, W)
+        args = (images, batch["targets"].to(self.device, non_blocking=True),
                 batch["target_lengths"].to(self.device, non_blocking=True))
+        widths = batch.get("widths")  # (B,)
+        padded = widths is not None and bool((widths < images.shape[-1]).any())
+        return args, ({"widths": widths.to(self.device)} if padded else {})
 
     def train_step(self, batch: dict) -> float:
         """One optimiser step on one batch; its loss."""
-        images, targets, target_lengths = self._to_device(batch)
+        args, kwargs = self._inputs(batch)
         self.optimizer.zero_grad(set_to_none=True)
         with torch.autocast(self.device.type, dtype=self.amp_dtype, enabled=self.amp_dtype is not None):
-            _, loss = self.train_model(images, targets, target_lengths)  # CTC itself runs in fp32
+            _, loss = self.train_model(*args, **kwargs)  # CTC itself runs in fp32
         self.scaler.scale(loss).backward()
         if self.config.grad_clip:
             self.scaler.unscale_(self.optimizer)  # clip the true gradients, not the scaled ones
@@ -158,10 +164,10 @@ class Trainer:
         loader = loader or self.val_loader
         total_loss, n, predictions, truths = 0.0, 0, [], []
         for batch in tqdm(loader, desc="eval", leave=False, disable=not self.config.progress, mininterval=2.0):
-            images, targets, target_lengths = self._to_device(batch)
-            logits, loss = self.model(images, targets, target_lengths)  # logits (T, B, C)
-            total_loss += loss.item() * len(images)
-            n += len(images)
+            args, kwargs = self._inputs(batch)
+            logits, loss = self.model(*args, **kwargs)  # logits (T, B, C), padding read as blank
+            total_loss += loss.item() * len(batch["labels"])
+            n += len(batch["labels"])
             predictions += GREEDY.texts(logits, self.vocabulary)
             truths += batch["labels"]
         return {"loss": total_loss / max(n, 1), "sequence_accuracy": sequence_accuracy(predictions, truths),
