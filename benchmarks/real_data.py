@@ -20,12 +20,13 @@ Kaggle `fournierp/captcha-version-2-images`.
 from __future__ import annotations
 
 import argparse
+import ast
 import statistics
 import subprocess
 import sys
 from pathlib import Path
 
-from captcha_lib import IMAGE_SIZE, RECIPES, label_from_path, list_images, parse_image_size
+from captcha_lib import IMAGE_SIZE, RECIPES, TrainConfig, label_from_path, list_images, parse_image_size
 
 from machine import describe  # benchmarks/machine.py
 from train_speed import fmt_time, median_time, print_ratios, run  # the same run as the training-speed benchmark
@@ -50,18 +51,32 @@ def ddddocr_reads(python: str, paths: list[Path]) -> list[str] | None:
     return result.stdout.split("\n")[:len(paths)]
 
 
+def _option(text: str) -> tuple[str, object]:
+    name, _, value = text.partition("=")
+    try:
+        return name, ast.literal_eval(value)
+    except (ValueError, SyntaxError):
+        return name, value  # a bare word: a string such as augment=auto
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, required=True, help="DIR with train/ and val/ (or a flat folder)")
     parser.add_argument("--minutes", type=float, default=2.0, help="wall-clock budget per run (default: 2)")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
     parser.add_argument("--models", nargs="+", default=["reference", "crnn"], choices=sorted(RECIPES))
-    parser.add_argument("--image-size", default="x".join(map(str, IMAGE_SIZE)), metavar="HxW",
-                        help="the default model's input (default: %(default)s); the reference reads 40x150")
+    parser.add_argument("--image-size", default="x".join(map(str, IMAGE_SIZE)), metavar="HxMAX_W",
+                        help="the default model's input (default: %(default)s); the reference reads 40-pixel-high images")
+    parser.add_argument("--set", nargs="+", default=[], metavar="OPTION=VALUE",
+                        help="other training options of the default model, for ablations: --set augment=False "
+                             "warmup_steps=100 (TrainConfig's fields; values are Python literals)")
     parser.add_argument("--ddddocr-python", help="a Python with ddddocr installed, for the zero-training baseline")
     args = parser.parse_args(argv)
     image_size = parse_image_size(args.image_size)
-    print(f"data {args.data} | budget {args.minutes} min per run | seeds {args.seeds} | {describe()}")
+    options = dict(_option(text) for text in args.set)
+    TrainConfig.recipe("crnn", **options)  # an unknown option or a bad value fails now, not after the first run
+    print(f"data {args.data} | budget {args.minutes} min per run | seeds {args.seeds} | {describe()}"
+          + (f" | crnn options {options}" if options else ""))
 
     if args.ddddocr_python:
         val_dir = args.data / "val" if (args.data / "val").is_dir() else args.data
@@ -80,7 +95,8 @@ def main(argv=None) -> int:
     budget = args.minutes * 60
     for seed in args.seeds:
         for model_name in args.models:
-            r = run(args.data, model_name, seed, args.minutes, IMAGE_SIZE if model_name == "reference" else image_size)
+            r = run(args.data, model_name, seed, args.minutes, IMAGE_SIZE if model_name == "reference" else image_size,
+                    **({} if model_name == "reference" else options))
             results[model_name].append(r)
             print(f"{model_name:10} {seed:4d} " + " ".join(f"{fmt_time(r['reached'][t]):>12}" for t in THRESHOLDS)
                   + f" {r['best_accuracy']:7.2%} {r['final_accuracy']:7.2%} {r['plateau']:6.1f}s ({r['plateau'] / budget:4.0%})"

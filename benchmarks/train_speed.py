@@ -38,11 +38,13 @@ THRESHOLDS = (0.50, 0.90, 0.95, 0.97, 0.99)  # 97%: the default data set's targe
 
 
 def run(data: Path, model_name: str, seed: int, minutes: float, image_size: tuple[int, int] = IMAGE_SIZE,
-        batch_size: int | None = None, lr: float | None = None, heldout: Path | None = None) -> dict:
+        batch_size: int | None = None, lr: float | None = None, heldout: Path | None = None, **options) -> dict:
+    """One training run; `options`: any other TrainConfig fields (e.g. augment, warmup_steps)."""
     # A budget: train until it ends, whatever the recipe's epochs or steps. No budget: the
     # recipe as `python -m captcha_lib train` runs it.
     budget = {"max_minutes": minutes, "epochs": 10_000, "early_stopping_patience": None} if minutes else {}
     overrides = {name: value for name, value in (("batch_size", batch_size), ("lr", lr)) if value is not None}
+    overrides.update(options)
     with tempfile.TemporaryDirectory() as out:
         config = TrainConfig.recipe(model_name, data=str(data), out=out, seed=seed, progress=False, device="cpu",
                                     image_size=image_size, **budget, **overrides)

@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 from .defaults import (DEFAULT_ALPHABET, DEFAULT_LENGTH, DEFAULT_MODEL, DEFAULT_TRAIN_SIZE, DEFAULT_VAL_SIZE, MAX_BATCH,
-                       MAX_IMAGE_BYTES, READ_BATCH_SIZE, STYLES)
+                       MAX_IMAGE_BYTES, MIXED_CASE_ALPHABET, READ_BATCH_SIZE, STYLES)
 from .errors import CaptchaError, ConfigError, DataError
 
 
@@ -200,9 +200,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--train", type=_count, default=DEFAULT_TRAIN_SIZE, help=f"training images (default: {DEFAULT_TRAIN_SIZE})")
     p.add_argument("--val", type=_count, default=DEFAULT_VAL_SIZE, help=f"validation images (default: {DEFAULT_VAL_SIZE})")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--length", default=str(DEFAULT_LENGTH), help="label length, or a range like 4-7")
-    p.add_argument("--alphabet", default=DEFAULT_ALPHABET)
-    p.add_argument("--style", choices=STYLES, default="default")
+    p.add_argument("--length", default=None, help=f"label length, or a range like 4-7 (default: the style's; "
+                                                  f"{DEFAULT_LENGTH}, or 4-8 for colour and wide)")
+    p.add_argument("--alphabet", default=None, help=f"label characters (default: the style's; {DEFAULT_ALPHABET}, "
+                                                    f"or {MIXED_CASE_ALPHABET} for colour and wide)")
+    p.add_argument("--style", choices=STYLES, default="default",
+                   help="default, lines, gray: 160x60 or 200x50, capitals and digits; colour: per-character colours "
+                        "and 22 fonts, both cases; wide: big glyphs, 285-690 pixels wide, both cases")
     p.add_argument("--workers", type=_positive_int, default=None, help="processes (default: all cores)")
     p.set_defaults(run=_generate)
 

@@ -1,4 +1,5 @@
 import random
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -9,6 +10,7 @@ from captcha_lib import ConfigError, DataError
 from captcha_lib import STYLES, generate_dataset, render
 from captcha_lib.data.generate import random_labels
 from captcha_lib import parse_length
+from captcha_lib.data.images import resize_image
 
 
 def test_same_seed_same_labels_and_same_images(tmp_path):
@@ -63,3 +65,30 @@ def test_bad_arguments_are_clear_errors(tmp_path):
 def test_random_labels_fixed_length():
     labels = random_labels(50, random.Random(0), "AB", 3)
     assert all(len(label) == 3 and set(label) <= {"A", "B"} for label in labels)
+
+
+def test_colour_and_wide_styles_draw_mixed_case_labels_of_4_to_8_in_many_fonts(tmp_path):
+    from captcha_lib.data.styles import captcha_fonts
+    from captcha_lib.defaults import MIXED_CASE_ALPHABET
+
+    fonts = captcha_fonts()
+    assert len(fonts) == 22 and len({Path(f).name.split("-")[0][:6] for f in fonts}) >= 5  # DejaVu, STIX, cm, Droid
+    for style in ("colour", "wide"):
+        generate_dataset(tmp_path / style, n_train=40, n_val=0, seed=0, style=style, workers=1)
+        paths = list_images(tmp_path / style / "train")
+        labels = [label_from_path(p) for p in paths]
+        assert set("".join(labels)) <= set(MIXED_CASE_ALPHABET) and {len(x) for x in labels} <= set(range(4, 9))
+        assert any(c.islower() for c in "".join(labels)) and any(c.isupper() for c in "".join(labels))
+        sizes = [Image.open(p).size for p in paths]
+        image = np.asarray(Image.open(paths[0]).convert("RGB")).astype(int)
+        assert len(np.unique(image.reshape(-1, 3), axis=0)) > 50  # colour, not grey
+        if style == "wide":
+            assert {h for _, h in sizes} == {80} and 280 <= min(w for w, _ in sizes) and max(w for w, _ in sizes) <= 690
+        else:
+            assert len({w for w, _ in sizes}) > 3  # the width grows with the text
+
+
+def test_a_690x80_captcha_keeps_readable_glyphs():
+    image = render("aB3dE5gH", seed=1, style="wide").resize((690, 80))
+    resized = resize_image(np.asarray(image.convert("RGB")))
+    assert resized.shape == (40, 344, 3)  # the aspect ratio kept: 43 pixels a character, not 19 at 150 wide

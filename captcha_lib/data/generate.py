@@ -8,6 +8,9 @@ Styles:
   matplotlib's DejaVu fonts, a different generator and different fonts.
 * `gray`: the `captcha` package again, with DejaVu fonts at 200x50, turned to
   grayscale, with a noise line.
+* `colour` and `wide` (styles.py): per-character colours and 22 fonts on coloured
+  backgrounds; big glyphs on images up to 690 pixels wide. Both in upper and lower case,
+  4-8 characters by default (`style_defaults`).
 
 `captcha` draws its randomness from the `secrets` module, which cannot be seeded. To
 make "same seed, same images" true, each image is rendered with a seeded
@@ -26,8 +29,9 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
-from ..defaults import DEFAULT_ALPHABET, DEFAULT_LENGTH, STYLES
+from ..defaults import DEFAULT_ALPHABET, DEFAULT_LENGTH, STYLE_ALPHABETS, STYLE_LENGTHS, STYLES
 from ..errors import ConfigError, DataError
+from .styles import RENDERERS
 from .vocab import parse_length
 
 # 0-9A-Z as in the reference, without 0/O and 1/I: in the captcha package's font, once warped,
@@ -77,6 +81,11 @@ def check_style(style: str) -> str:
     return style
 
 
+def style_defaults(style: str) -> tuple[str, str]:
+    """(alphabet, length) of `style`'s labels unless told otherwise."""
+    return STYLE_ALPHABETS.get(style, DEFAULT_ALPHABET), STYLE_LENGTHS.get(style, str(DEFAULT_LENGTH))
+
+
 def check_alphabet(alphabet: str) -> str:
     """Generated labels become file names: distinct characters a file name can hold, no `_` (the copy suffix)."""
     if (not alphabet or "_" in alphabet or any(c in alphabet for c in '/\\.:*?"<>|')
@@ -106,6 +115,8 @@ def render(text: str, seed: int | str, style: str = "default") -> Image.Image:
         return _noise_line(image.convert("L"), rng)
     if style == "lines":
         return _render_lines(text, rng)
+    if style in RENDERERS:
+        return RENDERERS[style](text, rng)
     check_style(style)
     raise AssertionError(f"style {style!r} has no renderer")
 
@@ -138,14 +149,17 @@ def _render_to_file(job: tuple[str, str, str, str]) -> None:
 
 
 def generate_dataset(out_dir: str | Path, n_train: int, n_val: int, seed: int = 0,
-                     length: int | str = DEFAULT_LENGTH, alphabet: str = DEFAULT_ALPHABET,
+                     length: int | str | None = None, alphabet: str | None = None,
                      style: str = "default", workers: int | None = None) -> dict[str, int]:
     """Write `out_dir/train` and `out_dir/val` with files named by label (`8AE5T.png`).
 
-    A label drawn twice gets a suffix (`8AE5T_1.png`). Every image has its own seed,
-    derived from (seed, split, index), so parallel workers give the same files.
+    `alphabet` and `length` default to the style's (`style_defaults`). A label drawn twice
+    gets a suffix (`8AE5T_1.png`). Every image has its own seed, derived from (seed, split,
+    index), so parallel workers give the same files.
     """
     check_style(style)
+    alphabet = alphabet or style_defaults(style)[0]
+    length = length or style_defaults(style)[1]
     check_alphabet(alphabet)
     parse_length(length)
     for split, count in (("train", n_train), ("val", n_val)):

@@ -21,9 +21,9 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from ..defaults import DEFAULT_ALPHABET, DEFAULT_LENGTH, IMAGE_SIZE, IMAGES_PER_EPOCH
+from ..defaults import IMAGE_SIZE, IMAGES_PER_EPOCH
 from ..errors import ConfigError
-from .generate import check_alphabet, check_style, random_labels, render
+from .generate import check_alphabet, check_style, random_labels, render, style_defaults
 from .images import normalize_image, resize_image
 from .vocab import Vocabulary, parse_length
 
@@ -34,9 +34,10 @@ class SyntheticCaptchas(Dataset):
     in_memory = False  # rendered on access: make_loader uses worker processes
 
     def __init__(self, vocabulary: Vocabulary | None = None, images_per_epoch: int = IMAGES_PER_EPOCH,
-                 alphabet: str = DEFAULT_ALPHABET, length: int | str = DEFAULT_LENGTH, style: str = "default",
+                 alphabet: str | None = None, length: int | str | None = None, style: str = "default",
                  seed: int = 0, image_size: tuple[int, int] = IMAGE_SIZE):
         check_style(style)
+        alphabet, length = alphabet or style_defaults(style)[0], length or style_defaults(style)[1]
         check_alphabet(alphabet)
         if images_per_epoch < 1:
             raise ConfigError(f"images per epoch must be at least 1, got {images_per_epoch}")

@@ -16,11 +16,10 @@ import math
 import re
 from dataclasses import MISSING, asdict, dataclass, field, fields
 
-from ..data.generate import check_alphabet, check_style
+from ..data.generate import check_alphabet, check_style, style_defaults
 from ..data.images import parse_image_size
 from ..data.vocab import parse_length
-from ..defaults import (DEFAULT_ALPHABET, DEFAULT_LENGTH, DEFAULT_MODEL, IMAGE_SIZE, IMAGES_PER_EPOCH, MODEL_NAMES,
-                        STYLES)
+from ..defaults import DEFAULT_MODEL, IMAGE_SIZE, IMAGES_PER_EPOCH, MODEL_NAMES, STYLES
 from ..errors import ConfigError
 
 
@@ -48,8 +47,9 @@ class TrainConfig:
     fresh_data: bool = option(False, "train on CAPTCHAs rendered on the fly, new ones every epoch; --data then "
                                      "gives only the validation images", "fresh data")
     images_per_epoch: int = option(IMAGES_PER_EPOCH, "fresh images rendered per epoch", "fresh data")
-    alphabet: str = option(DEFAULT_ALPHABET, "characters of the fresh images' labels", "fresh data")
-    length: str = option(str(DEFAULT_LENGTH), "label length of the fresh images, or a range like 4-7", "fresh data")
+    alphabet: str | None = option(None, "characters of the fresh images' labels (default: the style's)", "fresh data")
+    length: str | None = option(None, "label length of the fresh images, or a range like 4-7 (default: the style's)",
+                                "fresh data")
     style: str = option("default", "style of the fresh images", "fresh data", choices=STYLES)
     # ---- model
     model: str = option(DEFAULT_MODEL, "which network (its recipe gives the defaults below)", "model",
@@ -84,7 +84,9 @@ class TrainConfig:
 
     def __post_init__(self):
         self.image_size = parse_image_size(self.image_size)
-        self.length = str(self.length)
+        check_style(self.style)
+        self.alphabet = self.alphabet or style_defaults(self.style)[0]
+        self.length = str(self.length or style_defaults(self.style)[1])
         # 0 means "none" for the optional limits, as on the command line
         for name in ("steps", "grad_clip", "early_stopping_patience", "max_minutes"):
             if getattr(self, name) == 0 and not isinstance(getattr(self, name), bool):
