@@ -26,7 +26,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from captcha_lib import IMAGE_SIZE, RECIPES, TrainConfig, label_from_path, list_images, parse_image_size
+from captcha_lib import RECIPES, TrainConfig, label_from_path, list_images, parse_image_size
 
 from machine import describe  # benchmarks/machine.py
 from train_speed import fmt_time, median_time, print_ratios, run  # the same run as the training-speed benchmark
@@ -65,14 +65,15 @@ def main(argv=None) -> int:
     parser.add_argument("--minutes", type=float, default=2.0, help="wall-clock budget per run (default: 2)")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
     parser.add_argument("--models", nargs="+", default=["reference", "crnn"], choices=sorted(RECIPES))
-    parser.add_argument("--image-size", default="x".join(map(str, IMAGE_SIZE)), metavar="HxMAX_W",
-                        help="the default model's input (default: %(default)s); the reference reads 40-pixel-high images")
+    parser.add_argument("--image-size", default=None, metavar="HxMAX_W",
+                        help="the default model's input (default: the recipe's, 40x512); the reference "
+                             "reads 40-pixel-high images")
     parser.add_argument("--set", nargs="+", default=[], metavar="OPTION=VALUE",
                         help="other training options of the default model, for ablations: --set augment=False "
                              "warmup_steps=100 (TrainConfig's fields; values are Python literals)")
     parser.add_argument("--ddddocr-python", help="a Python with ddddocr installed, for the zero-training baseline")
     args = parser.parse_args(argv)
-    image_size = parse_image_size(args.image_size)
+    image_size = parse_image_size(args.image_size) if args.image_size else None
     options = dict(_option(text) for text in args.set)
     TrainConfig.recipe("crnn", **options)  # an unknown option or a bad value fails now, not after the first run
     print(f"data {args.data} | budget {args.minutes} min per run | seeds {args.seeds} | {describe()}"
@@ -90,17 +91,17 @@ def main(argv=None) -> int:
                   f"{folded:.2%} ignoring case")
 
     print(f"{'model':10} {'seed':>4} " + " ".join(f"{f'to {t:.0%}':>12}" for t in THRESHOLDS)
-          + f" {'best':>7} {'final':>7} {'plateau':>14} {'img/s':>7}")
+          + f" {'best':>7} {'final':>7} {'plateau':>14} {'img/s':>7} input/stride")
     results: dict[str, list[dict]] = {m: [] for m in args.models}
     budget = args.minutes * 60
     for seed in args.seeds:
         for model_name in args.models:
-            r = run(args.data, model_name, seed, args.minutes, IMAGE_SIZE if model_name == "reference" else image_size,
+            r = run(args.data, model_name, seed, args.minutes, None if model_name == "reference" else image_size,
                     **({} if model_name == "reference" else options))
             results[model_name].append(r)
             print(f"{model_name:10} {seed:4d} " + " ".join(f"{fmt_time(r['reached'][t]):>12}" for t in THRESHOLDS)
                   + f" {r['best_accuracy']:7.2%} {r['final_accuracy']:7.2%} {r['plateau']:6.1f}s ({r['plateau'] / budget:4.0%})"
-                  f" {r['images_per_second']:7.1f}", flush=True)
+                  f" {r['images_per_second']:7.1f} {'x'.join(map(str, r['image_size']))}/{r['time_stride']}", flush=True)
 
     print("\nmedian (worst seed) over seeds")
     summary = {}

@@ -28,7 +28,7 @@ import tempfile
 from pathlib import Path
 
 
-from captcha_lib import (IMAGE_SIZE, RECIPES, CaptchaDataset, TrainConfig, list_images, make_loader, parse_image_size,
+from captcha_lib import (RECIPES, CaptchaDataset, TrainConfig, list_images, make_loader, parse_image_size,
                          train_run)
 from captcha_lib.course import ensure_standin
 
@@ -37,7 +37,7 @@ from machine import describe  # benchmarks/machine.py
 THRESHOLDS = (0.50, 0.90, 0.95, 0.97, 0.99)  # 97%: the default data set's target
 
 
-def run(data: Path, model_name: str, seed: int, minutes: float, image_size: tuple[int, int] = IMAGE_SIZE,
+def run(data: Path, model_name: str, seed: int, minutes: float, image_size: tuple[int, int] | str | None = None,
         batch_size: int | None = None, lr: float | None = None, heldout: Path | None = None, **options) -> dict:
     """One training run; `options`: any other TrainConfig fields (e.g. augment, warmup_steps)."""
     # A budget: train until it ends, whatever the recipe's epochs or steps. No budget: the
@@ -45,16 +45,18 @@ def run(data: Path, model_name: str, seed: int, minutes: float, image_size: tupl
     budget = {"max_minutes": minutes, "epochs": 10_000, "early_stopping_patience": None} if minutes else {}
     overrides = {name: value for name, value in (("batch_size", batch_size), ("lr", lr)) if value is not None}
     overrides.update(options)
+    if image_size is not None:
+        overrides["image_size"] = image_size  # else the recipe's
     with tempfile.TemporaryDirectory() as out:
         config = TrainConfig.recipe(model_name, data=str(data), out=out, seed=seed, progress=False, device="cpu",
-                                    image_size=image_size, **budget, **overrides)
+                                    **budget, **overrides)
         trainer = train_run(config, log=lambda *args: None)
     history = trainer.history
     final = trainer.evaluate()  # the best weights, restored by fit
     doubled = [(p, t) for p, t in zip(final["predictions"], final["labels"]) if any(a == b for a, b in zip(t, t[1:]))]
     heldout_accuracy = None
     if heldout is not None:
-        heldout_set = CaptchaDataset(list_images(heldout), trainer.vocabulary, image_size)
+        heldout_set = CaptchaDataset(list_images(heldout), trainer.vocabulary, trainer.image_size)
         heldout_accuracy = trainer.evaluate(make_loader(heldout_set, 256))["sequence_accuracy"]
     reached = {t: next((r["elapsed"] for r in history if r["val_sequence_accuracy"] >= t), None) for t in THRESHOLDS}
     # the plateau: until the first epoch that reads at least one CAPTCHA whole (the whole run if none does)
@@ -65,7 +67,7 @@ def run(data: Path, model_name: str, seed: int, minutes: float, image_size: tupl
         "images_per_second": sum(r["train_images"] for r in history) / sum(r["train_seconds"] for r in history),
         "all_blank": all(p == "" for p in final["predictions"]), "elapsed": history[-1]["elapsed"],
         "doubled": (sum(p == t for p, t in doubled), len(doubled)), "heldout": heldout_accuracy,
-        "plateau": plateau,
+        "plateau": plateau, "image_size": trainer.image_size, "time_stride": trainer.config.time_stride,
     }
 
 
@@ -88,16 +90,17 @@ def main(argv=None) -> int:
                         help="wall-clock budget per run; 0: each recipe's own budget, as `train` runs it")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
     parser.add_argument("--models", nargs="+", default=["reference", "crnn"], choices=sorted(RECIPES))
-    parser.add_argument("--image-size", default="x".join(map(str, IMAGE_SIZE)), metavar="HxW",
-                        help="the default model's input (default: %(default)s); the reference reads 40x150, as written")
+    parser.add_argument("--image-size", default=None, metavar="HxMAX_W",
+                        help="the default model's input (default: the recipe's, 40x512); the reference "
+                             "reads 40-pixel-high images, as written")
     parser.add_argument("--batch-size", type=int, help="overrides every recipe's batch size")
     parser.add_argument("--lr", type=float, help="overrides every recipe's learning rate")
     parser.add_argument("--heldout", type=Path, help="a labelled folder each run's best weights also read")
     args = parser.parse_args(argv)
     data = args.data or ensure_standin(args.style)
-    image_size = parse_image_size(args.image_size)
-    print(f"data {data} | budget {args.minutes} min per run | seeds {args.seeds} | crnn input {image_size[0]}x"
-          f"{image_size[1]} | {describe()}"
+    image_size = parse_image_size(args.image_size) if args.image_size else None
+    print(f"data {data} | budget {args.minutes} min per run | seeds {args.seeds} | crnn input "
+          f"{'x'.join(map(str, image_size)) if image_size else 'the recipe'} | {describe()}"
           f"{f' | batch {args.batch_size}' if args.batch_size else ''}{f' | lr {args.lr}' if args.lr else ''}")
 
     header = (f"{'model':10} {'seed':>4} " + " ".join(f"{f'to {t:.0%}':>12}" for t in THRESHOLDS)
@@ -106,7 +109,7 @@ def main(argv=None) -> int:
     results: dict[str, list[dict]] = {m: [] for m in args.models}
     for seed in args.seeds:
         for model_name in args.models:
-            r = run(data, model_name, seed, args.minutes, IMAGE_SIZE if model_name == "reference" else image_size,
+            r = run(data, model_name, seed, args.minutes, None if model_name == "reference" else image_size,
                     args.batch_size, args.lr, args.heldout)
             results[model_name].append(r)
             print(f"{model_name:10} {seed:4d} " + " ".join(f"{fmt_time(r['reached'][t]):>12}" for t in THRESHOLDS)

@@ -167,7 +167,7 @@ def _add_train_options(p: argparse.ArgumentParser) -> None:
     for name, (annotation, meta) in _train_options().items():
         group = groups.get(meta["group"]) or groups.setdefault(meta["group"], p.add_argument_group(meta["group"]))
         flag = "--" + name.replace("_", "-")
-        shown = "x".join(map(str, defaults[name])) if name == "image_size" else defaults[name]
+        shown = "x".join(map(str, defaults[name])) if isinstance(defaults[name], tuple) else defaults[name]
         help_text = f"{meta['help']} (default: {shown})"
         kwargs: dict = {"default": None, "help": help_text, "metavar": meta["metavar"]}
         if name in ("data", "out"):

@@ -11,6 +11,7 @@ from captcha_lib.data.images import (IMAGENET_MEAN, IMAGENET_STD, WIDTH_MULTIPLE
                                      resize_image)
 from captcha_lib import render
 from captcha_lib import Vocabulary
+from captcha_lib.defaults import MIXED_CASE_ALPHABET
 
 
 def write_images(folder, names, style="default"):
@@ -86,8 +87,8 @@ def test_a_file_that_is_not_an_image_names_the_file(tmp_path):
 
 def test_preprocess_is_resize_normalise_chw():
     image = render("8AE5T", seed=3)
-    tensor = preprocess(image)  # 160x60 -> 40 high, 107 wide kept, rounded to a multiple of 8
-    assert tensor.shape == (3, 40, 104) and tensor.dtype == np.float32
+    tensor = preprocess(image)  # 160x60 -> 40 high, 107 wide kept, rounded to a multiple of 16
+    assert tensor.shape == (3, 40, 112) and tensor.dtype == np.float32
     # ImageNet normalisation: a pure white pixel maps to (1 - mean) / std per channel
     white = preprocess(np.full((60, 160, 3), 255, np.uint8))
     expected = [(1 - m) / s for m, s in zip(IMAGENET_MEAN, IMAGENET_STD)]
@@ -97,10 +98,10 @@ def test_preprocess_is_resize_normalise_chw():
 
 def test_resize_keeps_the_aspect_ratio_so_wide_captchas_stay_readable():
     wide = np.zeros((80, 690, 3), np.uint8)  # 8 characters, 86 pixels each
-    assert resize_image(wide).shape == (40, 344, 3)  # glyphs 43 pixels wide at 40 high: as drawn
+    assert resize_image(wide).shape == (40, 352, 3)  # glyphs 43 pixels wide at 40 high: as drawn
     assert resize_image(np.zeros((50, 200, 3), np.uint8)).shape == (40, 160, 3)
     assert resize_image(np.zeros((50, 2000, 3), np.uint8)).shape == (40, 512, 3)  # the cap
-    assert resize_image(np.zeros((100, 20, 3), np.uint8)).shape == (40, 40, 3)  # at least square
+    assert resize_image(np.zeros((100, 20, 3), np.uint8)).shape == (40, 48, 3)  # at least square
     assert fitted_width(50, 200, (40, 512)) % WIDTH_MULTIPLE == 0
 
 
@@ -142,9 +143,9 @@ def test_dataset_batches_labels_of_different_lengths(tiny_dataset):
     train, val = load_datasets(tiny_dataset)
     assert len(train) == 48 and len(val) == 12
     assert len(train.images) == 48 and train.images[0].dtype == np.uint8  # decoded once, cached
-    assert train.images[0].shape == (40, 104, 3)
+    assert train.images[0].shape == (40, 112, 3)
     batch = next(iter(make_loader(train, batch_size=8)))
-    assert batch["images"].shape == (8, 3, 40, 104) and batch["widths"].tolist() == [104] * 8
+    assert batch["images"].shape == (8, 3, 40, 112) and batch["widths"].tolist() == [112] * 8
     lengths = [len(label) for label in batch["labels"]]
     assert batch["target_lengths"].tolist() == lengths
     assert batch["targets"].shape == (sum(lengths),)
@@ -161,7 +162,7 @@ def test_augmentation_keeps_shape_and_is_seeded(tiny_dataset):
     train, _ = load_datasets(tiny_dataset, augment=True)
     assert train.augment is not None
     item = train[0]
-    assert item["image"].shape == (3, 40, 104)
+    assert item["image"].shape == (3, 40, 112)
     image = train.images[0]
     a = [training_augmentation(seed=5)(image=image)["image"] for _ in range(2)]
     assert np.array_equal(a[0], a[1])
@@ -195,3 +196,19 @@ def test_resizing_to_the_same_size_changes_nothing(tiny_dataset):
     assert resize_image(image) is image  # the shortcut the service relies on ...
     left, right, weight = _bilinear_taps(150, 150)
     assert (left == np.arange(150)).all() and not weight.any()  # ... is what the taps would compute
+
+
+def test_shuffled_batches_group_similar_widths(tmp_path):
+    from captcha_lib import generate_dataset
+    from captcha_lib.data.datasets import SimilarWidths
+
+    widths = [16 * (1 + i % 20) for i in range(203)]
+    batches = list(SimilarWidths(widths, 8, torch.Generator().manual_seed(0), window=5))
+    assert sorted(i for batch in batches for i in batch) == list(range(203)) and len(batches) == 26
+    assert batches == list(SimilarWidths(widths, 8, torch.Generator().manual_seed(0), window=5))  # the seed's order
+    spread = np.mean([max(widths[i] for i in b) - min(widths[i] for i in b) for b in batches])
+    assert spread < 100  # random batches of 8 from 16..320 would spread about 240 pixels
+    generate_dataset(tmp_path, n_train=24, n_val=0, seed=0, style="wide", workers=1)
+    train = CaptchaDataset(list_images(tmp_path / "train"), Vocabulary(MIXED_CASE_ALPHABET))
+    loader = make_loader(train, batch_size=8, shuffle=True, seed=0)
+    assert isinstance(loader.batch_sampler, SimilarWidths) and len(loader) == 3

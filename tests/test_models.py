@@ -67,13 +67,13 @@ def test_default_model_is_the_crnn_and_config_rebuilds_it():
     clone.load_state_dict(model.state_dict())
 
 
-@pytest.mark.parametrize("name", sorted(MODELS))
-def test_a_padded_batch_reads_each_image_as_alone(name):
+@pytest.mark.parametrize("name,options", [("reference", {}), ("crnn", {}), ("crnn", {"time_stride": 16})])
+def test_a_padded_batch_reads_each_image_as_alone(name, options):
     """Images of three widths in one batch, padded to the widest, give each image the logits,
     the loss and the texts it gets on its own; padded timesteps are certain blanks."""
     torch.manual_seed(0)
-    model = build_model(name, num_characters=5).eval()
-    widths = [96, 160, 344]
+    model = build_model(name, num_characters=5, **options).eval()
+    widths = [96, 160, 352]
     images = [torch.randn(1, 3, 40, width) for width in widths]
     batch = torch.zeros(3, 3, 40, max(widths))
     for row, image in zip(batch, images):
@@ -94,3 +94,27 @@ def test_a_padded_batch_reads_each_image_as_alone(name):
     with torch.no_grad():
         same = torch.cat([images[1]] * 2)
         torch.testing.assert_close(model(same, widths=torch.tensor([160, 160]))[0], model(same)[0])
+
+
+@pytest.mark.parametrize("time_stride", [4, 8, 16])
+def test_the_crnn_pools_to_its_time_stride(time_stride):
+    model = CRNN(num_characters=5, time_stride=time_stride)
+    assert time_steps(model, (40, 160)) == 160 // time_stride
+    assert model.config()["time_stride"] == time_stride
+    with pytest.raises(ValueError, match="time_stride"):
+        CRNN(num_characters=5, time_stride=12)
+
+
+def test_the_coarse_head_adds_to_the_training_loss_only():
+    torch.manual_seed(0)
+    images, targets, lengths = torch.randn(2, 3, 40, 160), torch.tensor([1, 2, 3, 4, 5, 1]), torch.tensor([3, 3])
+    model = CRNN(num_characters=5)
+    without = CRNN(num_characters=5, coarse_weight=0.0)
+    without.load_state_dict(model.state_dict())
+    torch.manual_seed(1)  # the same dropout masks in both
+    _, loss = model(images, targets, lengths)
+    torch.manual_seed(1)
+    _, main_only = without(images, targets, lengths)
+    assert loss > main_only  # the coarse CTC loss is added while training
+    model.eval(), without.eval()
+    torch.testing.assert_close(model(images, targets, lengths), without(images, targets, lengths))  # not when reading

@@ -58,11 +58,12 @@ def test_mixed_widths_read_as_one_by_one_in_both_backends(trained_checkpoint, ex
         assert [r.confidence for r in together] == pytest.approx([r.confidence for r in alone], abs=1e-5)
 
 
-def test_batch_and_width_are_dynamic(exported):
+def test_batch_and_width_are_dynamic(trained_checkpoint, exported):
     reader = Reader.from_onnx(exported)
-    for batch, width in [(1, 150), (7, 150), (3, 200)]:
+    stride = Reader.from_checkpoint(trained_checkpoint).model.stride
+    for batch, width in [(1, 160), (7, 160), (3, 208)]:
         logits = reader.run(np.zeros((batch, 3, 40, width), np.float32))
-        assert logits.shape == (width // 8, batch, reader.vocabulary.num_characters + 1)  # T = W/8
+        assert logits.shape == (width // stride, batch, reader.vocabulary.num_characters + 1)  # T = W / stride
 
 
 def test_metadata_carries_what_reading_needs(trained_checkpoint, exported):

@@ -32,7 +32,8 @@ def test_paths_pil_images_and_arrays_give_the_same_text(predictor, tiny_dataset)
 
 def test_logits_shape(predictor, tiny_dataset):
     paths = list_images(tiny_dataset / "val")[:3]
-    assert predictor.logits(paths).shape == (13, 3, 7)  # 160x60 images: 104 pixels wide at 40 high, T = 104 / 8
+    # 160x60 images: 112 pixels wide at 40 high, 8 pixels a timestep
+    assert predictor.logits(paths).shape == (14, 3, 7)
 
 
 def test_unreadable_image_is_a_clear_error(predictor, tmp_path):

@@ -24,7 +24,7 @@ def test_fresh_data_is_reproducible_and_new_every_epoch():
     assert [data[i]["label"] for i in range(6)] == [item["label"] for item in first]  # same epoch, same images
     assert torch.equal(data[2]["image"], first[2]["image"])
     assert all(set(item["label"]) <= set("AB34") and 3 <= len(item["label"]) <= 5 for item in first)
-    assert first[0]["image"].shape == (3, 40, 104) and first[0]["image"].dtype == torch.float32
+    assert first[0]["image"].shape == (3, 40, 112) and first[0]["image"].dtype == torch.float32
     data.set_epoch(2)
     assert [data[i]["label"] for i in range(6)] != [item["label"] for item in first]  # a new epoch, new images
     other_seed = SyntheticCaptchas(images_per_epoch=6, alphabet="AB34", length="3-5", seed=2)
@@ -58,7 +58,7 @@ def test_a_folder_too_large_to_cache_is_read_lazily_with_the_same_items(tiny_dat
     train, val = load_datasets(tiny_dataset, cache_limit_bytes=0)
     assert not train.in_memory and not val.in_memory
     batch = collate_batch([train[0], train[1]])
-    assert batch["images"].shape == (2, 3, 40, 104)
+    assert batch["images"].shape == (2, 3, 40, 112)
 
 
 def test_mixed_precision_step_on_cpu(tiny_dataset):

@@ -106,6 +106,26 @@ def test_batch_keeps_the_order(server, expected):
     assert [r["text"] for r in response.json()["results"]] == [expected[p].text for p in paths]
 
 
+def test_a_batch_of_many_widths_reads_as_one_by_one(server, trained_checkpoint, expected):
+    """Images of three aspect ratios in one request: the service's texts and confidences are the
+    reader's, image by image (the ONNX reader's parity is in test_onnx.py)."""
+    url, _ = server
+    uploads = []
+    for path, factor in zip(list(expected)[:4], (1, 2, 3, 1)):
+        image = Image.open(path)
+        buffer = io.BytesIO()
+        image.resize((image.width * factor, image.height)).save(buffer, format="PNG")
+        uploads.append(buffer.getvalue())
+    reader = Reader.from_checkpoint(trained_checkpoint, device="cpu")
+    alone = [reader.read([data])[0] for data in uploads]
+    response = httpx.post(f"{url}/predict/batch", files=[("files", (f"{i}.png", data, "image/png"))
+                                                         for i, data in enumerate(uploads)])
+    assert response.status_code == 200, response.text
+    results = response.json()["results"]
+    assert [r["text"] for r in results] == [r.text for r in alone]
+    assert [r["confidence"] for r in results] == pytest.approx([r.confidence for r in alone], rel=1e-4, abs=1e-12)
+
+
 def test_upload_over_the_size_cap_is_413(server, expected):
     url, _ = server
     path, reading = next(iter(expected.items()))

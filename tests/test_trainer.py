@@ -117,3 +117,23 @@ def test_the_schedule_warms_up_then_decays_to_two_percent():
     assert warmup_cosine(100, warmup_steps=100, budget_used=0.0) == pytest.approx(1.0)  # the peak
     assert warmup_cosine(2500, warmup_steps=100, budget_used=0.5) == pytest.approx(0.51)  # half way down
     assert warmup_cosine(5000, warmup_steps=100, budget_used=1.0) == pytest.approx(0.02)  # the end of the budget
+
+
+def test_images_of_many_widths_train_in_padded_batches(tmp_path):
+    """The wide style: 285-690 pixels wide, so every batch is padded and masked; training runs,
+    and the saved model reads the images it trained on."""
+    from captcha_lib import Reader, generate_dataset, list_images
+
+    data = tmp_path / "wide"
+    generate_dataset(data, n_train=24, n_val=8, seed=0, style="wide", workers=1)
+    lines = []
+    trainer = train_run(TrainConfig.recipe(data=str(data), out=str(tmp_path / "run"), epochs=2, batch_size=8,
+                                           progress=False), log=lines.append)
+    assert any(len(set(batch["widths"].tolist())) > 1 for batch in trainer.train_loader)  # batches mix widths
+    assert all(math.isfinite(r["train_loss"]) and math.isfinite(r["val_loss"]) for r in trainer.history)
+    height, max_width = trainer.image_size
+    assert (height, max_width) == (40, 512) and any("40 pixels high, at most 512 wide" in line for line in lines)
+    reader = Reader.from_checkpoint(tmp_path / "run" / "model.pt")
+    paths = list_images(data / "val")
+    assert len(reader.predict(paths)) == len(paths)
+    assert reader.image_size == (height, max_width)

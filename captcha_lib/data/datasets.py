@@ -18,7 +18,7 @@ import albumentations as A
 import cv2
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader, Dataset, Sampler
 
 from ..defaults import IMAGE_SIZE
 from ..errors import DataError
@@ -84,6 +84,11 @@ class CaptchaDataset(Dataset):
         """[shortest, longest] label: what constrained decoding assumes by default."""
         return label_lengths(self.labels)
 
+    @property
+    def widths(self) -> list[int] | None:
+        """Each cached image's width after resizing (None when read lazily)."""
+        return [image.shape[1] for image in self.images] if self.in_memory else None
+
     def _read(self, index: int) -> np.ndarray:
         return resize_image(load_image(self.paths[index]), self.image_size)  # (H, W, 3) uint8
 
@@ -116,9 +121,36 @@ def collate_batch(samples: list[dict]) -> dict:
     }
 
 
+class SimilarWidths(Sampler):
+    """Shuffled batches of images of similar widths, so little of a batch is padding.
+
+    Each epoch: shuffle, sort each window of `window` batches' worth of images by width, cut
+    it into batches, shuffle the batches. The order comes from `generator` alone.
+    """
+
+    def __init__(self, widths: Sequence[int], batch_size: int, generator: torch.Generator, window: int = 50):
+        self.widths, self.batch_size, self.generator, self.window = list(widths), batch_size, generator, window
+
+    def __iter__(self):
+        order = torch.randperm(len(self.widths), generator=self.generator).tolist()
+        span = self.batch_size * self.window
+        batches = []
+        for start in range(0, len(order), span):
+            chunk = sorted(order[start:start + span], key=self.widths.__getitem__)
+            batches += [chunk[i:i + self.batch_size] for i in range(0, len(chunk), self.batch_size)]
+        for index in torch.randperm(len(batches), generator=self.generator).tolist():
+            yield batches[index]
+
+    def __len__(self) -> int:
+        full_windows, rest = divmod(len(self.widths), self.batch_size * self.window)
+        return full_windows * self.window + -(-rest // self.batch_size)
+
+
 def make_loader(dataset: Dataset, batch_size: int = 32, shuffle: bool = False, seed: int = 0,
                 num_workers: int | None = None, sampler=None, pin_memory: bool = False) -> DataLoader:
     """Batches of a dataset, in an order fixed by `seed`.
+
+    Shuffled images of several widths are batched with similar widths (`SimilarWidths`).
 
     num_workers None: none for images cached in memory (nothing to decode, and worker
     processes cost more than they save), up to 4 when images are decoded or rendered on
@@ -128,6 +160,11 @@ def make_loader(dataset: Dataset, batch_size: int = 32, shuffle: bool = False, s
     if num_workers is None:
         num_workers = 0 if getattr(dataset, "in_memory", True) else min(4, os.cpu_count() or 1)
     generator = torch.Generator().manual_seed(seed)  # same seed, same batch order
+    widths = getattr(dataset, "widths", None)
+    if shuffle and sampler is None and widths and len(set(widths)) > 1:
+        return DataLoader(dataset, batch_sampler=SimilarWidths(widths, batch_size, generator),
+                          collate_fn=collate_batch, generator=generator, num_workers=num_workers,
+                          worker_init_fn=_seed_worker, pin_memory=pin_memory)
     return DataLoader(dataset, batch_size=batch_size, shuffle=shuffle and sampler is None, sampler=sampler,
                       collate_fn=collate_batch, generator=generator, num_workers=num_workers,
                       worker_init_fn=_seed_worker, pin_memory=pin_memory)

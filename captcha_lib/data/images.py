@@ -6,7 +6,7 @@ runs with numpy, Pillow and onnxruntime alone.
 
     load_image(x)           path, bytes, PIL image or array -> (H, W, 3) uint8 RGB
     resize_image(rgb)       -> (40, w, 3) uint8: 40 pixels high, the width that keeps the
-                            aspect ratio (a multiple of 8, at most 512), bilinear
+                            aspect ratio (a multiple of 16, at most 512), bilinear
     normalize_image(small)  -> (3, 40, w) float32, ImageNet mean and std, channels first
     preprocess(x)           all three: what training and every reader feed the model
     pad_batch(images)       (3, 40, w_i) arrays -> (B, 3, 40, max w) and each image's width
@@ -128,14 +128,14 @@ def _bilinear_taps(in_size: int, out_size: int) -> tuple[np.ndarray, np.ndarray,
     return left, right, (position - left).astype(np.float32)
 
 
-# Widths are rounded to a multiple of the models' horizontal stride (8 for the CRNN, 4 for
-# the reference), so every column of the image maps to whole timesteps.
-WIDTH_MULTIPLE = 8
+# Widths are rounded to a multiple of the models' horizontal strides (4, 8 or 16 pixels a
+# timestep), so every column of the image maps to whole timesteps.
+WIDTH_MULTIPLE = 16
 
 
 def fitted_width(image_height: int, image_width: int, image_size: tuple[int, int] = IMAGE_SIZE) -> int:
     """The width an `image_height` x `image_width` image gets: its aspect ratio kept at the
-    model's height, rounded to a multiple of 8, at least as wide as high, at most the cap."""
+    model's height, rounded to a multiple of 16, at least as wide as high, at most the cap."""
     height, max_width = image_size
     width = round(image_width * height / image_height / WIDTH_MULTIPLE) * WIDTH_MULTIPLE
     low = -(-height // WIDTH_MULTIPLE) * WIDTH_MULTIPLE  # a square: room for a few characters

@@ -8,6 +8,7 @@ masks a padded batch as the CRNN does (padding.py).
 
 from __future__ import annotations
 
+import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
@@ -46,7 +47,7 @@ class ReferenceModel(nn.Module):
     def forward(self, images, targets=None, target_lengths=None, widths=None):
         lengths = padded_lengths(widths, images.shape[-1], self.stride)  # None unless the batch is padded
         x = self.pool1(F.relu(self.conv1(images)))  # (B, 128, 20, 80) for 160-pixel-wide images
-        x = mask_columns(x, None if lengths is None else lengths * 2)
+        x = mask_columns(x, None if lengths is None else torch.div(widths.to(x.device), 2, rounding_mode="floor"))
         x = self.pool2(F.relu(self.conv2(x)))  # (B, 64, 10, 40)
         x = mask_columns(x, lengths)
         x = x.permute(0, 3, 1, 2)  # (B, 40, 64, 10): width becomes time

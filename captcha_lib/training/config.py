@@ -54,6 +54,10 @@ class TrainConfig:
     # ---- model
     model: str = option(DEFAULT_MODEL, "which network (its recipe gives the defaults below)", "model",
                         choices=MODEL_NAMES)
+    time_stride: int = option(8, "CRNN: input pixels per CTC timestep (its last pooling is 2x2, 2x1 or 2x4)", "model",
+                              choices=("4", "8", "16"))
+    coarse_weight: float = option(1.0, "CRNN: weight of the coarse CTC head's loss, which ends the all-blank "
+                                       "plateau sooner (0: no coarse head)", "model")
     # ---- optimisation
     epochs: int = option(1000, "at most this many passes over the training data")
     steps: int | None = option(5000, "total optimiser steps: training ends there (0: no step budget, train "
@@ -61,9 +65,10 @@ class TrainConfig:
     batch_size: int = option(32, "images per optimiser step")
     lr: float = option(4e-3, "peak learning rate (Adam, or AdamW with weight decay)")
     weight_decay: float = option(0.0, "decoupled weight decay; above 0 switches Adam to AdamW")
-    # 300, not 100: on the real captcha-v2 set a slower start leaves the all-blank plateau sooner and
-    # on every seed (docs/results.md); no warm-up at all is worse still
-    warmup_steps: int = option(300, "linear warm-up of the learning rate, in steps (cosine schedule)")
+    # 100: with the coarse CTC head, on the real captcha-v2 set every seed leaves the all-blank
+    # plateau within 11 s of a 2-minute run (300 steps: 12-15 s); without that head 300 was
+    # better (docs/results.md)
+    warmup_steps: int = option(100, "linear warm-up of the learning rate, in steps (cosine schedule)")
     grad_clip: float | None = option(5.0, "largest gradient norm (0: no clipping)")
     schedule: str = option("cosine", "cosine: decay to 2%% of lr over the budget (steps or --max-minutes); "
                                      "plateau: halve on a validation-loss plateau, as the reference",
@@ -84,6 +89,8 @@ class TrainConfig:
 
     def __post_init__(self):
         self.image_size = parse_image_size(self.image_size)
+        if isinstance(self.time_stride, str) and self.time_stride.isdigit():
+            self.time_stride = int(self.time_stride)  # from the command line
         check_style(self.style)
         self.alphabet = self.alphabet or style_defaults(self.style)[0]
         self.length = str(self.length or style_defaults(self.style)[1])
@@ -98,6 +105,11 @@ class TrainConfig:
         _one_of("model", self.model, MODEL_NAMES)
         _one_of("schedule", self.schedule, ("cosine", "plateau"))
         _one_of("augment", self.augment, (True, False, "auto"))
+        _one_of("time_stride", self.time_stride, (4, 8, 16))
+        _number("coarse_weight", self.coarse_weight, low=0.0)
+        if self.model == "reference" and (self.time_stride != 4 or self.coarse_weight):
+            raise ConfigError("time_stride and coarse_weight are the CRNN's; the reference model pools to 4 pixels "
+                              "a timestep and has one head")
         for name in ("epochs", "batch_size", "images_per_epoch"):
             _integer(name, getattr(self, name), low=1)
         for name in ("warmup_steps", "plateau_patience", "seed"):
@@ -160,7 +172,7 @@ class TrainConfig:
 RECIPES = {
     "crnn": {},
     # The reference notebook, as written: Adam 1e-3, batch 32, plateau halving, early stop at 10.
-    "reference": {"epochs": 50, "steps": None, "lr": 1e-3, "augment": False, "schedule": "plateau",
+    "reference": {"time_stride": 4, "coarse_weight": 0.0, "epochs": 50, "steps": None, "lr": 1e-3, "augment": False, "schedule": "plateau",
                   "warmup_steps": 0, "grad_clip": None, "early_stopping_patience": 10},
 }
 

@@ -88,7 +88,7 @@ def _train(config: TrainConfig, group, log, on_epoch, resume_from: dict | None) 
                                   seed=config.seed) if group.world_size > 1 else None)
     height, width = config.image_size
     log(f"{config.model}: {count_parameters(model):,} parameters | {source}, {len(val_set)} val images "
-        f"| {height} pixels high, at most {width} wide | alphabet {vocabulary.characters!r} | batch {config.batch_size}"
+        f"| {height} pixels high, at most {width} wide, {config.time_stride} pixels a timestep | alphabet {vocabulary.characters!r} | batch {config.batch_size}"
         f"{f' x {group.world_size} processes' if group.world_size > 1 else ''}, lr {config.lr}, "
         f"augment {getattr(train_set, 'augment', None) is not None}")
     train_loader = make_loader(train_set, config.batch_size, shuffle=True, seed=config.seed,
@@ -124,7 +124,8 @@ def _train(config: TrainConfig, group, log, on_epoch, resume_from: dict | None) 
 
 def _data_and_model(config: TrainConfig):
     """(train set, val set, vocabulary, model). Vocabulary, model and the label check come
-    first, from file names alone: a size that cannot work fails before minutes of decoding."""
+    first, from file names and image headers alone: a size that cannot work fails before
+    minutes of decoding."""
     labeller = config.labeller()  # a labels file is read and checked here, line by line
     train_paths, val_paths = split_paths(config.data, config.val_fraction, config.seed, labeller)
     if config.fresh_data:
@@ -136,7 +137,8 @@ def _data_and_model(config: TrainConfig):
     else:
         vocabulary = vocabulary_from_paths(train_paths, labeller)
         labels = [(labeller(p), str(p), image_shape(p)) for p in train_paths + val_paths]
-    model = build_model(config.model, vocabulary.num_characters, image_height=config.image_size[0])
+    options = {"time_stride": config.time_stride, "coarse_weight": config.coarse_weight} if config.model == "crnn" else {}
+    model = build_model(config.model, vocabulary.num_characters, image_height=config.image_size[0], **options)
     check_labels_fit(model, config.image_size, labels)
     if config.fresh_data:
         val_set = CaptchaDataset(val_paths, vocabulary, config.image_size, labeller=labeller)
