@@ -91,7 +91,7 @@ def main(argv=None) -> int:
                   f"{folded:.2%} ignoring case")
 
     print(f"{'model':10} {'seed':>4} " + " ".join(f"{f'to {t:.0%}':>12}" for t in THRESHOLDS)
-          + f" {'best':>7} {'final':>7} {'plateau':>14} {'img/s':>7} input/stride")
+          + f" {'best':>7} {'final':>7} {'plateau':>14} {'img/s':>7} input/stride/coarse")
     results: dict[str, list[dict]] = {m: [] for m in args.models}
     budget = args.minutes * 60
     for seed in args.seeds:
@@ -101,7 +101,8 @@ def main(argv=None) -> int:
             results[model_name].append(r)
             print(f"{model_name:10} {seed:4d} " + " ".join(f"{fmt_time(r['reached'][t]):>12}" for t in THRESHOLDS)
                   + f" {r['best_accuracy']:7.2%} {r['final_accuracy']:7.2%} {r['plateau']:6.1f}s ({r['plateau'] / budget:4.0%})"
-                  f" {r['images_per_second']:7.1f} {'x'.join(map(str, r['image_size']))}/{r['time_stride']}", flush=True)
+                  f" {r['images_per_second']:7.1f} {'x'.join(map(str, r['image_size']))}/{r['time_stride']}"
+                  f"{f'/k{k}' if (k := r['coarse_factor']) else ''}", flush=True)
 
     print("\nmedian (worst seed) over seeds")
     summary = {}

@@ -68,6 +68,7 @@ def run(data: Path, model_name: str, seed: int, minutes: float, image_size: tupl
         "all_blank": all(p == "" for p in final["predictions"]), "elapsed": history[-1]["elapsed"],
         "doubled": (sum(p == t for p, t in doubled), len(doubled)), "heldout": heldout_accuracy,
         "plateau": plateau, "image_size": trainer.image_size, "time_stride": trainer.config.time_stride,
+        "coarse_factor": trainer.config.coarse_factor if model_name == "crnn" else None,
     }
 
 

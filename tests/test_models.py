@@ -118,3 +118,17 @@ def test_the_coarse_head_adds_to_the_training_loss_only():
     assert loss > main_only  # the coarse CTC loss is added while training
     model.eval(), without.eval()
     torch.testing.assert_close(model(images, targets, lengths), without(images, targets, lengths))  # not when reading
+
+
+def test_the_coarse_factor_follows_the_width_of_a_character():
+    from captcha_lib.training.run import coarse_factor_for
+
+    # (label, source, (height, width)): 4 timesteps a character -> pairs; about 5.5 -> threes
+    assert coarse_factor_for([("5bbzt", "a.png", (50, 200))], (40, 512), 8) == 2
+    assert coarse_factor_for([("aB3dE5gH", "b.png", (80, 690))], (40, 512), 8) == 3
+    assert coarse_factor_for([], (40, 512), 8) == 2
+    model = CRNN(num_characters=5, coarse_factor=3).train()
+    _, loss = model(torch.randn(2, 3, 40, 160), torch.tensor([1, 2, 3, 4, 5, 1]), torch.tensor([3, 3]))
+    assert torch.isfinite(loss) and model.coarse_output.in_features == 3 * model.hidden_size
+    with pytest.raises(ValueError, match="coarse_factor"):
+        CRNN(num_characters=5, coarse_factor=1)

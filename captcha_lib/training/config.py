@@ -58,6 +58,8 @@ class TrainConfig:
                               choices=("4", "8", "16"))
     coarse_weight: float = option(1.0, "CRNN: weight of the coarse CTC head's loss, which ends the all-blank "
                                        "plateau sooner (0: no coarse head)", "model")
+    coarse_factor: int | str = option("auto", "CRNN: timesteps the coarse head reads as one, 2-8; auto: so that a "
+                                              "training character spans about 2 of its steps", "model")
     # ---- optimisation
     epochs: int = option(1000, "at most this many passes over the training data")
     steps: int | None = option(5000, "total optimiser steps: training ends there (0: no step budget, train "
@@ -89,8 +91,9 @@ class TrainConfig:
 
     def __post_init__(self):
         self.image_size = parse_image_size(self.image_size)
-        if isinstance(self.time_stride, str) and self.time_stride.isdigit():
-            self.time_stride = int(self.time_stride)  # from the command line
+        for name in ("time_stride", "coarse_factor"):
+            if isinstance(getattr(self, name), str) and getattr(self, name).isdigit():
+                setattr(self, name, int(getattr(self, name)))  # from the command line
         check_style(self.style)
         self.alphabet = self.alphabet or style_defaults(self.style)[0]
         self.length = str(self.length or style_defaults(self.style)[1])
@@ -107,6 +110,8 @@ class TrainConfig:
         _one_of("augment", self.augment, (True, False, "auto"))
         _one_of("time_stride", self.time_stride, (4, 8, 16))
         _number("coarse_weight", self.coarse_weight, low=0.0)
+        if self.coarse_factor != "auto":
+            _integer("coarse_factor", self.coarse_factor, low=2)
         if self.model == "reference" and (self.time_stride != 4 or self.coarse_weight):
             raise ConfigError("time_stride and coarse_weight are the CRNN's; the reference model pools to 4 pixels "
                               "a timestep and has one head")

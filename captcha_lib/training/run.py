@@ -10,6 +10,7 @@ Launched by torchrun, it trains on every process and only rank 0 logs and writes
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import replace
 from pathlib import Path
@@ -88,7 +89,9 @@ def _train(config: TrainConfig, group, log, on_epoch, resume_from: dict | None) 
                                   seed=config.seed) if group.world_size > 1 else None)
     height, width = config.image_size
     log(f"{config.model}: {count_parameters(model):,} parameters | {source}, {len(val_set)} val images "
-        f"| {height} pixels high, at most {width} wide, {config.time_stride} pixels a timestep | alphabet {vocabulary.characters!r} | batch {config.batch_size}"
+        f"| {height} pixels high, at most {width} wide, {config.time_stride} pixels a timestep"
+        f"{f', coarse head over {config.coarse_factor}' if config.model == 'crnn' and config.coarse_weight else ''}"
+        f" | alphabet {vocabulary.characters!r} | batch {config.batch_size}"
         f"{f' x {group.world_size} processes' if group.world_size > 1 else ''}, lr {config.lr}, "
         f"augment {getattr(train_set, 'augment', None) is not None}")
     train_loader = make_loader(train_set, config.batch_size, shuffle=True, seed=config.seed,
@@ -125,7 +128,7 @@ def _train(config: TrainConfig, group, log, on_epoch, resume_from: dict | None) 
 def _data_and_model(config: TrainConfig):
     """(train set, val set, vocabulary, model). Vocabulary, model and the label check come
     first, from file names and image headers alone: a size that cannot work fails before
-    minutes of decoding."""
+    minutes of decoding. An "auto" coarse_factor is set on `config` here, from those sizes."""
     labeller = config.labeller()  # a labels file is read and checked here, line by line
     train_paths, val_paths = split_paths(config.data, config.val_fraction, config.seed, labeller)
     if config.fresh_data:
@@ -137,7 +140,10 @@ def _data_and_model(config: TrainConfig):
     else:
         vocabulary = vocabulary_from_paths(train_paths, labeller)
         labels = [(labeller(p), str(p), image_shape(p)) for p in train_paths + val_paths]
-    options = {"time_stride": config.time_stride, "coarse_weight": config.coarse_weight} if config.model == "crnn" else {}
+    if config.model == "crnn" and config.coarse_factor == "auto":
+        config.coarse_factor = coarse_factor_for(labels, config.image_size, config.time_stride)
+    options = ({"time_stride": config.time_stride, "coarse_weight": config.coarse_weight,
+                "coarse_factor": config.coarse_factor} if config.model == "crnn" else {})
     model = build_model(config.model, vocabulary.num_characters, image_height=config.image_size[0], **options)
     check_labels_fit(model, config.image_size, labels)
     if config.fresh_data:
@@ -161,6 +167,22 @@ def _check_writable(out_dir: Path) -> None:
         raise ConfigError(f"cannot create run folder {out_dir} ({exc.strerror})") from None
     if not os.access(out_dir, os.W_OK | os.X_OK):
         raise ConfigError(f"run folder {out_dir} is not writable")
+
+
+# The coarse head reads k timesteps as one: the smallest k (at least 2) that leaves the median
+# training character at most this many coarse steps. On captcha-v2 (4 timesteps a character:
+# k = 2) and the wide style (about 5: k = 3) that ends the all-blank plateau soonest
+# (docs/results.md).
+COARSE_STEPS_PER_CHARACTER = 2
+
+
+def coarse_factor_for(labels, image_size: tuple[int, int], time_stride: int) -> int:
+    """k for `labels`, (label, source, (height, width)) each, at `image_size` and `time_stride`."""
+    steps = sorted(fitted_width(height, width, image_size) / time_stride / len(label)
+                   for label, _, (height, width) in labels if label)
+    if not steps:
+        return 2
+    return min(8, max(2, math.ceil(steps[len(steps) // 2] / COARSE_STEPS_PER_CHARACTER)))
 
 
 def check_labels_fit(model, image_size: tuple[int, int], labels: list[tuple[str, str, tuple[int, int]]]) -> None:
