@@ -59,3 +59,17 @@ def test_weights_that_do_not_fit(tmp_path):
     torch.save(checkpoint, path)
     with pytest.raises(CheckpointError, match="do not fit"):
         load_checkpoint(path)
+
+
+def test_a_checkpoint_from_before_the_coarse_head_still_loads(tmp_path):
+    """Older CRNN checkpoints hold no coarse-head weights and no coarse_weight: they load and read."""
+    vocab = Vocabulary("AB12")
+    model = CRNN(vocab.num_characters, coarse_weight=0.0).eval()
+    path = save_checkpoint(tmp_path / "old.pt", model, vocab, (40, 150))
+    checkpoint = torch.load(path, weights_only=True)
+    for key in ("coarse_weight", "coarse_factor", "time_stride"):
+        del checkpoint["model_config"][key]
+    torch.save(checkpoint, path)
+    loaded, _, _ = load_checkpoint(path)
+    images = torch.randn(1, 3, 40, 144)
+    torch.testing.assert_close(loaded(images)[0], model(images)[0])

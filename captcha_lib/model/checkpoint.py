@@ -75,6 +75,8 @@ def load_checkpoint(path: str | Path, device: str | torch.device = "cpu"
     try:
         vocabulary = Vocabulary.from_dict(checkpoint["vocabulary"])
         config = {**checkpoint["model_config"], "num_characters": vocabulary.num_characters}
+        if checkpoint["model_name"] == "crnn":
+            config.setdefault("coarse_weight", 0.0)  # a checkpoint from before the coarse head has none
         model = build_model(checkpoint["model_name"], **config)
         model.load_state_dict(checkpoint["state_dict"])
     except CaptchaError as exc:

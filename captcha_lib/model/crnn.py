@@ -88,8 +88,8 @@ class CRNN(nn.Module):
         if not 2 <= coarse_factor <= 8:
             raise ConfigError(f"coarse_factor must be 2 to 8 timesteps, got {coarse_factor!r}")
         self.coarse_weight, self.coarse_factor = coarse_weight, coarse_factor
-        # `coarse_factor` timesteps in, one set of class scores out
-        self.coarse_output = nn.Linear(coarse_factor * hidden_size, num_characters + 1)
+        # `coarse_factor` timesteps in, one set of class scores out (none without a coarse loss)
+        self.coarse_output = nn.Linear(coarse_factor * hidden_size, num_characters + 1) if coarse_weight else None
 
     def config(self) -> dict:
         return {"num_characters": self.num_characters, "channels": list(self.channels),
