@@ -1,0 +1,67 @@
+"""Checks for the notebooks' code exercises: the student writes a function, a check says
+right or wrong, with a hint for the mistake it sees. A check prints, it never raises, so
+a notebook with an unfinished exercise still runs to the end.
+
+    from captcha_lib.course.exercises import check_collapse
+    check_collapse(my_collapse)   # -> "right: ..." or "not yet: ..."
+
+The tests hold a right answer and a typical wrong one for every check.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+# (alignment with "_" for the blank, the text it spells): the cases a collapse must get right
+COLLAPSE_CASES = [("AA_A", "AA"), ("__A__", "A"), ("5_bb_b_zt", "5bbzt"), ("AAB_", "AB"), ("____", ""),
+                  ("A_A_A", "AAA"), ("8AE5T", "8AE5T")]
+
+# (read, truth, character error rate)
+CER_CASES = [("8AE5T", "8AE5T", 0.0), ("8AAE5T", "8AE5T", 0.2), ("AE5T", "8AE5T", 0.2), ("8AE5X", "8AE5T", 0.2),
+             ("", "8AE5T", 1.0), ("TE5A8", "8AE5T", 0.8)]
+
+
+def _verdict(ok: bool, right: str, wrong: str) -> bool:
+    print(f"right: {right}" if ok else f"not yet: {wrong}")
+    return ok
+
+
+def _call(function: Callable, *args):
+    try:
+        return function(*args), None
+    except NotImplementedError:
+        return None, "the function is not written yet (it raises NotImplementedError)"
+    except Exception as exc:  # noqa: BLE001 - a student's code may raise anything: say what
+        return None, f"it raised {type(exc).__name__}: {exc}"
+
+
+def check_collapse(collapse: Callable[[str], str]) -> bool:
+    """`collapse("AA_A")` must give "AA": merge repeated symbols, then drop the blanks "_"."""
+    for alignment, text in COLLAPSE_CASES:
+        got, error = _call(collapse, alignment)
+        if error:
+            return _verdict(False, "", error)
+        if got != text:
+            hint = ("you dropped the blanks before merging repeats, so the blank between two A's no longer "
+                    "separates them" if alignment == "AA_A" and got == "A" else
+                    "merge runs of the same symbol into one, then remove every '_'")
+            return _verdict(False, "", f"collapse({alignment!r}) gave {got!r}, expected {text!r}: {hint}")
+    return _verdict(True, f"all {len(COLLAPSE_CASES)} alignments collapse to their text, doubled letters included",
+                    "")
+
+
+def check_cer(cer: Callable[[str, str], float]) -> bool:
+    """`cer(read, truth)` must give the edit distance between them divided by len(truth)."""
+    for read, truth, expected in CER_CASES:
+        got, error = _call(cer, read, truth)
+        if error:
+            return _verdict(False, "", error)
+        if not isinstance(got, (int, float)) or abs(got - expected) > 1e-9:
+            positional = sum(a != b for a, b in zip(read.ljust(len(truth)), truth)) / len(truth)
+            hint = ("that compares characters by position, so one missing or extra character shifts all the "
+                    "rest; count insertions, deletions and substitutions (the edit distance)"
+                    if isinstance(got, (int, float)) and abs(got - positional) < 1e-9 else
+                    "divide the fewest insertions, deletions and substitutions that turn the read into the "
+                    "truth by the truth's length")
+            return _verdict(False, "", f"cer({read!r}, {truth!r}) gave {got!r}, expected {expected}: {hint}")
+    return _verdict(True, f"all {len(CER_CASES)} pairs give the right character error rate", "")

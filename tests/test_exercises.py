@@ -1,0 +1,46 @@
+"""The notebooks' exercise checks accept a right answer and reject the typical wrong one."""
+from itertools import groupby
+
+from captcha_lib.course.exercises import check_cer, check_collapse
+
+
+def right_collapse(alignment: str) -> str:
+    return "".join(symbol for symbol, _ in groupby(alignment)).replace("_", "")
+
+
+def drop_then_merge(alignment: str) -> str:  # the reference notebook's order
+    return "".join(symbol for symbol, _ in groupby(alignment.replace("_", "")))
+
+
+def right_cer(read: str, truth: str) -> float:
+    previous = list(range(len(truth) + 1))
+    for i, a in enumerate(read, 1):
+        current = [i]
+        for j, b in enumerate(truth, 1):
+            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a != b)))
+        previous = current
+    return previous[-1] / len(truth)
+
+
+def positional_cer(read: str, truth: str) -> float:
+    return sum(a != b for a, b in zip(read.ljust(len(truth)), truth)) / len(truth)
+
+
+def unwritten(*_):
+    raise NotImplementedError
+
+
+def test_check_collapse(capsys):
+    assert check_collapse(right_collapse)
+    assert not check_collapse(drop_then_merge)
+    assert "dropped the blanks before merging" in capsys.readouterr().out
+    assert not check_collapse(unwritten)
+    assert "not written yet" in capsys.readouterr().out
+
+
+def test_check_cer(capsys):
+    assert check_cer(right_cer)
+    assert not check_cer(positional_cer)
+    assert "compares characters by position" in capsys.readouterr().out
+    assert not check_cer(lambda read, truth: 1 / 0)
+    assert "ZeroDivisionError" in capsys.readouterr().out
