@@ -22,6 +22,14 @@ def tiny_dataset(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
+def wide_dataset(tmp_path_factory):
+    """24 + 8 images of the wide style: 285-690 pixels wide, so batches mix widths (6 characters, all in train)."""
+    root = tmp_path_factory.mktemp("wide") / "Dataset"
+    generate_dataset(root, n_train=24, n_val=8, seed=3, style="wide", alphabet="aB3dEf", workers=1)
+    return root
+
+
+@pytest.fixture(scope="session")
 def trained_checkpoint(tiny_dataset, tmp_path_factory):
     """A real CRNN checkpoint trained briefly on the tiny data set (not a good reader: a real one)."""
     from captcha_lib import TrainConfig, train_run

@@ -75,12 +75,15 @@ def test_train_run_writes_model_and_history(tiny_dataset, tmp_path):
     assert sum(line.startswith("epoch") for line in lines) == 2
 
 
-def test_a_stopped_run_resumes_to_the_same_weights(tiny_dataset, tmp_path):
+@pytest.mark.parametrize("data", ["tiny_dataset", "wide_dataset"])  # one width; many widths (SimilarWidths)
+def test_a_stopped_run_resumes_to_the_same_weights(data, request, tmp_path):
     """Stop a run after 2 of 4 epochs (as Ctrl-C would), resume it: the weights equal an unbroken run's."""
     from captcha_lib import resume_run
 
+    data_dir = request.getfixturevalue(data)
+
     def config(out):
-        return TrainConfig.recipe(data=str(tiny_dataset), out=str(out), epochs=4, batch_size=8, progress=False,
+        return TrainConfig.recipe(data=str(data_dir), out=str(out), epochs=4, batch_size=8, progress=False,
                                   device="cpu", augment=True)  # augmentation too: its random state must resume
 
     unbroken = train_run(config(tmp_path / "unbroken"), log=lambda *_: None)
@@ -93,7 +96,7 @@ def test_a_stopped_run_resumes_to_the_same_weights(tiny_dataset, tmp_path):
         train_run(config(tmp_path / "stopped"), log=lambda *_: None, on_epoch=interrupt)
     assert len(json.loads((tmp_path / "stopped" / "history.json").read_text())) == 2
     resumed = resume_run(tmp_path / "stopped", log=lambda *_: None)
-    assert resumed.step == unbroken.step == 4 * 6  # 48 images in batches of 8, 4 epochs
+    assert resumed.step == unbroken.step == 4 * len(unbroken.train_loader)  # 4 epochs of batches of 8
     assert [r["train_loss"] for r in resumed.history] == [r["train_loss"] for r in unbroken.history]
     for run in ("unbroken", "stopped"):  # the final weights, as written after the last epoch
         assert torch.load(tmp_path / run / "last.pt", weights_only=True)["epoch"] == 4
