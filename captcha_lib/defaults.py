@@ -8,14 +8,17 @@ without loading torch. The modules that use these import them from here.
 # captcha font makes indistinguishable once warped.
 DEFAULT_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"
 DEFAULT_LENGTH = 5
-STYLES = ("default", "lines", "gray", "colour", "wide")  # data/generate.py and data/styles.py draw them
+STYLES = ("default", "lines", "gray", "colour", "wide", "mix")  # data/generate.py and data/styles.py draw them
 
 # The mixed-case styles' characters: digits and letters that stay distinct in every font and
 # case (no 0/O/o, 1/I/l/i, 9/g/q, nor c k o p s u v w x z, whose capital is the small form
 # enlarged). A style not listed uses DEFAULT_ALPHABET and DEFAULT_LENGTH.
 MIXED_CASE_ALPHABET = "2345678abdefghjmnqrtyABDEFGHJLMNQRTY"
-STYLE_ALPHABETS = {"colour": MIXED_CASE_ALPHABET, "wide": MIXED_CASE_ALPHABET}
-STYLE_LENGTHS = {"colour": "4-8", "wide": "4-8"}
+# `mix` (the pretrained reader's data: every other style, image by image) uses every digit
+# and ASCII letter: a user's alphabet is some subset of them.
+GENERAL_ALPHABET = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+STYLE_ALPHABETS = {"colour": MIXED_CASE_ALPHABET, "wide": MIXED_CASE_ALPHABET, "mix": GENERAL_ALPHABET}
+STYLE_LENGTHS = {"colour": "4-8", "wide": "4-8", "mix": "4-8"}
 
 # Every image is resized to this height, keeping its aspect ratio, and to at most this
 # width: (height, max width). 40 is the reference's height; 512 holds a 700x55 CAPTCHA

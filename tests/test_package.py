@@ -25,7 +25,7 @@ def test_every_exported_name_loads_and_editors_see_the_same_names():
 
 def test_the_layout_follows_the_course():
     stages = sorted(p.name for p in PACKAGE.iterdir() if (p / "__init__.py").is_file())
-    assert stages == ["course", "data", "decoding", "deploy", "model", "training"]
+    assert stages == ["cli", "course", "data", "decoding", "deploy", "model", "training"]  # cli: the command line
     for module in PACKAGE.rglob("*.py"):  # small modules, each one concern
         assert len(module.read_text().splitlines()) <= 300, module
 

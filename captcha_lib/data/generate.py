@@ -11,6 +11,8 @@ Styles:
 * `colour` and `wide` (styles.py): per-character colours and 22 fonts on coloured
   backgrounds; big glyphs on images up to 690 pixels wide. Both in upper and lower case,
   4-8 characters by default (`style_defaults`).
+* `mix`: each image in one of the five styles above, drawn at random, its width growing
+  with the text; every digit and ASCII letter. The pretrained reader learns from it.
 
 `captcha` draws its randomness from the `secrets` module, which cannot be seeded. To
 make "same seed, same images" true, each image is rendered with a seeded
@@ -75,6 +77,9 @@ def _seeded_captcha(rng: random.Random):
             captcha.image.secrets = original
 
 
+MIX_STYLES = ("default", "lines", "gray", "colour", "wide")  # what `mix` draws from
+
+
 def check_style(style: str) -> str:
     if style not in STYLES:
         raise ConfigError(f"unknown style {style!r}; choose one of {', '.join(STYLES)}")
@@ -101,20 +106,27 @@ def random_labels(count: int, rng: random.Random, alphabet: str = DEFAULT_ALPHAB
     return ["".join(rng.choice(alphabet) for _ in range(rng.randint(low, high))) for _ in range(count)]
 
 
-def render(text: str, seed: int | str, style: str = "default") -> Image.Image:
-    """One CAPTCHA image of `text`; the same (text, seed, style) gives the same pixels."""
+def render(text: str, seed: int | str, style: str = "default", stretch: bool = False) -> Image.Image:
+    """One CAPTCHA image of `text`; the same (text, seed, style) gives the same pixels.
+
+    `stretch`: the fixed-size styles (default, lines, gray) grow wider for texts longer
+    than 5 characters, as `mix` draws them."""
     from captcha.image import ImageCaptcha
 
     rng = random.Random(seed)
+    if style == "mix":
+        style, stretch = rng.choice(MIX_STYLES), True
+    stretch = max(1.0, len(text) / 5) if stretch else 1.0
     if style == "default":
         with _seeded_captcha(rng):
-            return ImageCaptcha().generate_image(text)
+            return ImageCaptcha(width=int(160 * stretch)).generate_image(text)
     if style == "gray":
         with _seeded_captcha(rng):
-            image = ImageCaptcha(width=200, height=50, fonts=dejavu_fonts(), font_sizes=(34, 38, 42)).generate_image(text)
+            image = ImageCaptcha(width=int(200 * stretch), height=50, fonts=dejavu_fonts(),
+                                 font_sizes=(34, 38, 42)).generate_image(text)
         return _noise_line(image.convert("L"), rng)
     if style == "lines":
-        return _render_lines(text, rng)
+        return _render_lines(text, rng, (int(200 * stretch), 50))
     if style in RENDERERS:
         return RENDERERS[style](text, rng)
     check_style(style)

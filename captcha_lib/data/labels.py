@@ -109,15 +109,16 @@ def _read_labels_file(file: Path) -> dict[Path, str]:
     return texts
 
 
-def list_images(folder: str | Path, labeller: Labeller = FILE_NAMES) -> list[Path]:
-    """The image files in `folder` (not recursive), sorted so every run sees one order; each has a label."""
+def list_images(folder: str | Path, labeller: Labeller | None = FILE_NAMES) -> list[Path]:
+    """The image files in `folder` (not recursive), sorted so every run sees one order; each has
+    a label (`labeller=None`: unlabelled images, nothing checked)."""
     folder = Path(folder)
     if not folder.is_dir():
         raise DataError(f"data folder {folder} does not exist")
     paths = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS)
     if not paths:
         raise DataError(f"data folder {folder} has no images ({' '.join(IMAGE_EXTENSIONS)})")
-    for path in paths:
+    for path in paths if labeller is not None else ():
         labeller(path)  # a DataError naming the file if it has none
     return paths
 

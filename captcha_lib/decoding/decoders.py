@@ -185,24 +185,31 @@ class Decoder:
     min_length: int | None = None
     max_length: int | None = None
     alphabet: str | None = None
+    temperature: float | None = None  # divides the logits before the softmax; None: the model's calibrated T, or 1
 
     def __post_init__(self):
         if self.method not in ("greedy", "beam", "constrained"):
             raise ConfigError(f"unknown decoder {self.method!r}: use greedy, beam or constrained")
         if self.beam_width < 1:
             raise ConfigError(f"beam width must be at least 1, got {self.beam_width}")
+        if self.temperature is not None and not (isinstance(self.temperature, (int, float)) and
+                                                 0.01 <= self.temperature <= 100):
+            raise ConfigError(f"temperature must be a number from 0.01 to 100, got {self.temperature!r}")
 
     @property
     def name(self) -> str:
         return self.method if self.method == "greedy" else f"{self.method}-{self.beam_width}"
 
-    def for_model(self, vocabulary: Vocabulary, label_lengths: Sequence[int] | None = None) -> Decoder:
-        """This decoder, checked against a model: its alphabet in the vocabulary, unset lengths filled in."""
+    def for_model(self, vocabulary: Vocabulary, label_lengths: Sequence[int] | None = None,
+                  temperature: float | None = None) -> Decoder:
+        """This decoder, checked against a model: its alphabet in the vocabulary, unset lengths
+        and temperature filled in (the training labels' lengths, the calibrated temperature)."""
         if self.alphabet is not None:
             vocabulary.encode(self.alphabet, source="the decoder's alphabet")  # a character the model lacks
         low, high = label_lengths or (None, None)
         return replace(self, min_length=self.min_length if self.min_length is not None else low,
-                       max_length=self.max_length if self.max_length is not None else high)
+                       max_length=self.max_length if self.max_length is not None else high,
+                       temperature=self.temperature if self.temperature is not None else temperature)
 
     def texts(self, logits, vocabulary: Vocabulary) -> list[str]:
         """(T, B, C) logits (tensor or array) -> B texts, without confidences."""
@@ -211,6 +218,8 @@ class Decoder:
     def decode(self, logits, vocabulary: Vocabulary) -> list[Reading]:
         """(T, B, C) logits (tensor or array) -> B readings, each with its confidence."""
         log_probs = log_softmax(logits)  # (T, B, C), once for the search and the confidence
+        if self.temperature not in (None, 1.0):
+            log_probs = log_softmax(log_probs / self.temperature)  # the same as softmax(logits / T)
         labels = self.decode_classes(log_probs, vocabulary)
         found = [label is not None for label in labels]
         labels = [label or [] for label in labels]

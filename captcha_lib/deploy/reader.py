@@ -63,10 +63,12 @@ class Reader:
 
     def fit_decoder(self, decoder: Decoder | str) -> Decoder:
         """A Decoder (or a spec such as "beam:16") checked against this model, with the
-        training label lengths where it leaves them unset."""
+        training label lengths and the calibrated temperature where it leaves them unset."""
         if isinstance(decoder, str):
             decoder = parse_decoder(decoder)
-        return decoder.for_model(self.vocabulary, self.metadata.get("label_lengths"))
+        calibration = self.metadata.get("calibration")
+        temperature = calibration.get("temperature") if isinstance(calibration, dict) else None
+        return decoder.for_model(self.vocabulary, self.metadata.get("label_lengths"), temperature)
 
     def preprocess(self, images: Sequence, **load_options) -> list[np.ndarray]:
         """Paths, bytes, PIL images or arrays -> (3, H, w_i) float32 each, exactly as in training."""

@@ -54,6 +54,10 @@ class TrainConfig:
     # ---- model
     model: str = option(DEFAULT_MODEL, "which network (its recipe gives the defaults below)", "model",
                         choices=MODEL_NAMES)
+    init: str | None = option(None, "start from these weights: pretrained (the reader the package ships) or a "
+                                    "model.pt; the characters both alphabets share keep their rows, and the "
+                                    "model, image height and stride follow the checkpoint", "model",
+                              metavar="CHECKPOINT")
     time_stride: int = option(8, "CRNN: input pixels per CTC timestep (its last pooling is 2x2, 2x1 or 2x4)", "model",
                               choices=("4", "8", "16"))
     coarse_weight: float = option(1.0, "CRNN: weight of the coarse CTC head's loss, which ends the all-blank "
@@ -81,6 +85,8 @@ class TrainConfig:
                                                        "(0: never)")
     max_minutes: float | None = option(None, "stop training after this wall-clock time (0: no limit)")
     seed: int = option(0, "same seed, same split, augmentation and weights")
+    target_accuracy: float = option(0.99, "after training, the confidence threshold is set on the val images so "
+                                          "that the reads it accepts are this accurate (stored in model.pt)")
     # ---- machine
     device: str = option("auto", "auto, cpu, cuda, cuda:N or mps", "machine")
     workers: int | None = option(None, "DataLoader worker processes (default: 0 for cached images, up to 4 "
@@ -130,6 +136,9 @@ class TrainConfig:
             if getattr(self, name) is not None:
                 _number(name, getattr(self, name), low=0.0, strict=True)
         _number("plateau_factor", self.plateau_factor, low=0.0, strict=True)
+        _number("target_accuracy", self.target_accuracy, low=0.0, strict=True)
+        if self.target_accuracy > 1:
+            raise ConfigError(f"target_accuracy is a fraction of reads, at most 1, got {self.target_accuracy}")
         if self.plateau_factor >= 1:
             raise ConfigError(f"plateau_factor must be below 1 (it lowers the rate), got {self.plateau_factor}")
         _number("val_fraction", self.val_fraction, low=0.0, strict=True)
@@ -158,7 +167,7 @@ class TrainConfig:
         if unknown:
             raise ConfigError(f"unknown training option{'s' * (len(unknown) > 1)} {', '.join(unknown)}; "
                               f"the options are {', '.join(sorted(known))}")
-        settings = {**RECIPES[model], **overrides, "model": model}
+        settings = {**RECIPES[model], **(FINE_TUNE if overrides.get("init") else {}), **overrides, "model": model}
         if "epochs" in overrides and "steps" not in overrides:
             settings["steps"] = None
         return cls(**settings)
@@ -180,6 +189,10 @@ RECIPES = {
     "reference": {"time_stride": 4, "coarse_weight": 0.0, "epochs": 50, "steps": None, "lr": 1e-3, "augment": False, "schedule": "plateau",
                   "warmup_steps": 0, "grad_clip": None, "early_stopping_patience": 10},
 }
+
+
+# Starting from trained weights (--init): FINE_TUNE_NOTE
+FINE_TUNE = {"lr": 1e-3, "warmup_steps": 50, "steps": 1500}
 
 
 def _one_of(name: str, value, allowed) -> None:

@@ -19,15 +19,16 @@ import torch
 from torch.utils.data import DistributedSampler
 
 from ..data.datasets import CaptchaDataset, datasets_from_paths, make_loader
-from ..data.generate import render
+from ..data.generate import MIX_STYLES, render
 from ..data.images import fitted_width, image_shape
-from ..data.labels import split_paths, vocabulary_from_paths
+from ..data.labels import list_images, split_paths, vocabulary_from_paths
 from ..data.synthetic import SyntheticCaptchas
 from ..data.vocab import Vocabulary, parse_length
 from ..errors import CheckpointError, ConfigError, DataError
 from ..files import write_json
 from ..model.build import build_model, count_parameters, resolve_device, time_steps
 from ..model.ctc import min_time_steps
+from ..model.transfer import architecture_of, initialise_from, read_init
 from . import distributed
 from .config import TrainConfig
 from .schedule import set_seed
@@ -81,7 +82,7 @@ def _train(config: TrainConfig, group, log, on_epoch, resume_from: dict | None) 
     if group.is_main:
         _check_writable(out_dir)
     set_seed(config.seed)
-    train_set, val_set, vocabulary, model = _data_and_model(config)
+    train_set, val_set, vocabulary, model = _data_and_model(config, log)
     source = (f"{config.images_per_epoch} fresh {config.style!r} images an epoch" if config.fresh_data else
               f"{len(train_set)} train images{'' if train_set.in_memory else ' (read lazily: too many to cache)'}")
     on_gpu = resolve_device(config.device).type == "cuda"
@@ -122,29 +123,62 @@ def _train(config: TrainConfig, group, log, on_epoch, resume_from: dict | None) 
         best = max(history, key=lambda r: (r["val_sequence_accuracy"], -r["val_loss"]))
         log(f"best: epoch {best['epoch']}, val acc {best['val_sequence_accuracy']:.2%}, val CER {best['val_cer']:.4f} "
             f"| {history[-1]['elapsed']:.0f}s | {out_dir / 'model.pt'}")
+        _calibrate(out_dir / "model.pt", val_set, config.target_accuracy, log)
     return trainer
 
 
-def _data_and_model(config: TrainConfig):
+def _calibrate(model_path: Path, val_set, target_accuracy: float, log) -> None:
+    """Temperature and confidence threshold, fitted on the validation images, into model.pt."""
+    from ..deploy.labelling import calibrate_checkpoint
+
+    labels = dict(zip(val_set.paths, val_set.labels))
+    c = calibrate_checkpoint(model_path, val_set.paths, labels.__getitem__, target_accuracy)
+    log(f"calibrated on the {c['images']} val images: temperature {c['temperature']:.2f}, calibration error "
+        f"{c['ece_before']:.3f} -> {c['ece_after']:.3f}; reads at confidence >= {c['threshold']:.3f} "
+        f"were {c['accuracy']:.1%} right ({c['coverage']:.0%} of the images; target {target_accuracy:.0%})")
+
+
+def _data_and_model(config: TrainConfig, log=print):
     """(train set, val set, vocabulary, model). Vocabulary, model and the label check come
     first, from file names and image headers alone: a size that cannot work fails before
     minutes of decoding. An "auto" coarse_factor is set on `config` here, from those sizes."""
     labeller = config.labeller()  # a labels file is read and checked here, line by line
-    train_paths, val_paths = split_paths(config.data, config.val_fraction, config.seed, labeller)
+    if config.fresh_data:  # DIR/val, or DIR itself: all of it validation
+        folder = Path(config.data) / "val" if (Path(config.data) / "val").is_dir() else Path(config.data)
+        val_paths = list_images(folder, labeller)
+    else:
+        train_paths, val_paths = split_paths(config.data, config.val_fraction, config.seed, labeller)
     if config.fresh_data:
         vocabulary = Vocabulary(config.alphabet)
         # the worst a generated label can be: the longest, doubled throughout
         worst = config.alphabet[0] * parse_length(config.length)[1]
-        labels = [(worst, f"--length {config.length} (fresh {config.style!r} data)",
-                   render(worst, 0, config.style).size[::-1])]
+        styles = MIX_STYLES if config.style == "mix" else (config.style,)
+        labels = [(worst, f"--length {config.length} (fresh {style!r} data)",
+                   render(worst, 0, style, stretch=config.style == "mix").size[::-1]) for style in styles]
     else:
         vocabulary = vocabulary_from_paths(train_paths, labeller)
         labels = [(labeller(p), str(p), image_shape(p)) for p in train_paths + val_paths]
+    init, architecture = (read_init(config.init) if config.init else None), {}
+    if init:  # the checkpoint decides the model, the image height and the stride
+        checkpoint, init_path = init
+        architecture = architecture_of(checkpoint)
+        config.model = checkpoint["model_name"]
+        config.image_size = (int(checkpoint["image_size"][0]), config.image_size[1])
+        config.time_stride = architecture.pop("time_stride", 4)
+        architecture.pop("image_height")
+        if config.model != "crnn":
+            config.coarse_weight = 0.0
     if config.model == "crnn" and config.coarse_factor == "auto":
         config.coarse_factor = coarse_factor_for(labels, config.image_size, config.time_stride)
     options = ({"time_stride": config.time_stride, "coarse_weight": config.coarse_weight,
                 "coarse_factor": config.coarse_factor} if config.model == "crnn" else {})
-    model = build_model(config.model, vocabulary.num_characters, image_height=config.image_size[0], **options)
+    model = build_model(config.model, vocabulary.num_characters, image_height=config.image_size[0],
+                        **options, **architecture)
+    if init:
+        copied = initialise_from(model, vocabulary, *init)
+        new = copied["new_characters"]
+        log(f"started from {init[1]}: {copied['copied']} tensors and {copied['rows']} characters' rows copied"
+            f"{f', {new} new characters start fresh' if new else ''}")
     check_labels_fit(model, config.image_size, labels)
     if config.fresh_data:
         val_set = CaptchaDataset(val_paths, vocabulary, config.image_size, labeller=labeller)
