@@ -1,7 +1,7 @@
 """The notebooks' exercise checks accept a right answer and reject the typical wrong one."""
 from itertools import groupby
 
-from captcha_lib.course.exercises import check_cer, check_collapse
+from captcha_lib.course.exercises import check_cer, check_collapse, check_threshold
 
 
 def right_collapse(alignment: str) -> str:
@@ -44,3 +44,25 @@ def test_check_cer(capsys):
     assert "compares characters by position" in capsys.readouterr().out
     assert not check_cer(lambda read, truth: 1 / 0)
     assert "ZeroDivisionError" in capsys.readouterr().out
+
+
+def right_threshold(confidences, correct, target):
+    order = sorted(range(len(confidences)), key=lambda i: -confidences[i])
+    best = 1.01
+    for k in range(1, len(order) + 1):
+        accepted = [correct[i] for i in order[:k]]
+        tied_next = k < len(order) and confidences[order[k]] == confidences[order[k - 1]]
+        if not tied_next and sum(accepted) / k >= target:
+            best = confidences[order[k - 1]]
+    return best
+
+
+def lowest_right_read(confidences, correct, target):
+    return min(c for c, ok in zip(confidences, correct) if ok)
+
+
+def test_check_threshold(capsys):
+    assert check_threshold(right_threshold)
+    assert not check_threshold(lowest_right_read)
+    assert "lets wrong reads in too" in capsys.readouterr().out
+    assert not check_threshold(unwritten)

@@ -174,3 +174,62 @@ def test_calibrate_checkpoint_refuses_no_images(trained_checkpoint):
 
     with pytest.raises(DataError, match="labelled images"):
         calibrate_checkpoint(trained_checkpoint, [])
+
+
+# ---------------------------------------------------------------- pseudo-labels
+
+
+def test_extra_labels_join_the_training_images(tiny_dataset, tmp_path):
+    from captcha_lib import generate_dataset
+
+    generate_dataset(tmp_path / "more", 10, 0, seed=9, length="3-4", alphabet="ABC123", workers=1)
+    images = sorted((tmp_path / "more" / "train").iterdir())
+    (tmp_path / "more" / "labels.tsv").write_text("".join(f"train/{p.name}\t{p.name.split('.')[0].split('_')[0]}\n"
+                                                          for p in images))
+    result = cli("train", "--data", tiny_dataset, "--out", tmp_path / "run", "--extra-labels",
+                 tmp_path / "more" / "labels.tsv", "--steps", 2, "--batch-size", 8, "--no-progress")
+    assert result.returncode == 0, result.stderr
+    assert "58 train images" in result.stdout  # 48 + 10
+
+
+def test_unlabelled_images_are_read_in_rounds_and_the_best_round_is_kept(tiny_dataset, tmp_path):
+    from captcha_lib import generate_dataset
+
+    generate_dataset(tmp_path / "unlabelled", 12, 0, seed=11, length="3-4", alphabet="ABC123", workers=1)
+    out = tmp_path / "run"
+    result = cli("train", "--data", tiny_dataset, "--out", out, "--unlabelled", tmp_path / "unlabelled" / "train",
+                 "--pseudo-rounds", 1, "--epochs", 2, "--batch-size", 8, "--no-progress", "--target-accuracy", 0.5)
+    assert result.returncode == 0, result.stderr
+    assert "round 1: " in result.stdout and " of 12 unlabelled images read at confidence" in result.stdout
+    review = (out / "pseudo-1" / "review.tsv").read_text().splitlines()
+    accepted = (out / "pseudo-1" / "labels.tsv").read_text().splitlines()
+    assert len(review) - 1 + len(accepted) == 12
+    rounds = sorted(p.name for p in out.glob("round-*.pt"))
+    assert rounds[0] == "round-0.pt" and "model.pt is round" in result.stdout
+    assert any((out / "model.pt").read_bytes() == (out / name).read_bytes() for name in rounds)
+
+
+def test_unlabelled_with_fresh_data_is_refused(tmp_path):
+    from captcha_lib import ConfigError, TrainConfig
+
+    with pytest.raises(ConfigError, match="fresh data"):
+        TrainConfig(fresh_data=True, unlabelled=str(tmp_path))
+
+
+def test_corrections_join_the_labels_file_and_read_back(calibrated, tiny_dataset, tmp_path):
+    from captcha_lib import DataError, Labeller
+    from captcha_lib.course.review import add_labels, read_review, review_widget
+
+    out = tmp_path / "labelled"
+    label_folder(calibrated, tiny_dataset / "val", out, threshold=1.01)  # everything to review
+    rows = read_review(out / "review.tsv")
+    assert len(rows) == 12 and all(path.is_file() for path, _, _ in rows)
+    first, second = rows[0][0], rows[1][0]
+    assert add_labels(out / "labels.tsv", {first: "AB12", second: ""}) == 1  # an empty box is skipped
+    assert add_labels(out / "labels.tsv", {first: "AB13", second: "C3"}) == 2  # a correction replaces
+    labeller = Labeller(out / "labels.tsv")
+    assert labeller(first) == "AB13" and labeller(second) == "C3"
+    with pytest.raises(DataError, match="tabs"):
+        add_labels(out / "labels.tsv", {first: "A\tB"})
+    widget = review_widget(out / "review.tsv", out / "labels.tsv", count=4)
+    assert len(widget.children[1].children) == 4  # four images, each with its box

@@ -65,3 +65,30 @@ def check_cer(cer: Callable[[str, str], float]) -> bool:
                     "truth by the truth's length")
             return _verdict(False, "", f"cer({read!r}, {truth!r}) gave {got!r}, expected {expected}: {hint}")
     return _verdict(True, f"all {len(CER_CASES)} pairs give the right character error rate", "")
+
+
+# (confidences, right or wrong, target accuracy, the threshold): the lowest threshold whose
+# accepted reads (confidence >= it) are at least that accurate, never splitting tied scores
+THRESHOLD_CASES = [([0.99, 0.9, 0.6, 0.6, 0.1], [True, True, True, False, False], 1.0, 0.9),
+                   ([0.99, 0.9, 0.6, 0.6, 0.1], [True, True, True, False, False], 0.75, 0.6),
+                   ([0.99, 0.9, 0.6, 0.6, 0.1], [True, True, True, False, False], 0.5, 0.1),
+                   ([0.3, 0.95, 0.8, 0.7], [True, True, False, True], 0.75, 0.3)]
+
+
+def check_threshold(choose: Callable[[list, list, float], float]) -> bool:
+    """`choose(confidences, correct, target)`: the lowest confidence threshold whose accepted
+    reads are at least `target` right."""
+    for confidences, correct, target, expected in THRESHOLD_CASES:
+        got, error = _call(choose, list(confidences), list(correct), target)
+        if error:
+            return _verdict(False, "", error)
+        if not isinstance(got, (int, float)) or abs(got - expected) > 1e-9:
+            lowest_right = min(c for c, ok in zip(confidences, correct) if ok)
+            hint = ("that is the least confident right read, but accepting everything above it lets wrong reads "
+                    "in too: check the accuracy of all the reads a threshold accepts"
+                    if isinstance(got, (int, float)) and abs(got - lowest_right) < 1e-9 else
+                    "sort the reads by confidence, most confident first; accept as many as you can while the "
+                    "accepted ones stay at least `target` right; a threshold accepts every read tied with it")
+            return _verdict(False, "", f"for confidences {confidences} and target {target} you gave {got!r}, "
+                                       f"expected {expected}: {hint}")
+    return _verdict(True, f"all {len(THRESHOLD_CASES)} cases pick the threshold that meets the target", "")

@@ -57,6 +57,12 @@ class Labeller:
             raise DataError(f"{path} has no label: its name must start with the text, like 8AE5T.png")
         return text.lower() if self.ignore_case else text
 
+    def paths(self) -> list[Path]:
+        """Every image a labels file names, in its order (only for a labels file)."""
+        if self._texts is None:
+            raise ConfigError("only a labels file lists its images")
+        return list(self._texts)
+
     def __repr__(self) -> str:
         source = f"file={str(self.file)!r}" if self.file else f"pattern={self.pattern.pattern!r}" if self.pattern else ""
         return f"Labeller({source}{', ignore_case=True' if self.ignore_case else ''})"

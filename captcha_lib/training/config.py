@@ -38,6 +38,13 @@ class TrainConfig:
                                       "paths relative to the file", "data", metavar="FILE")
     label_pattern: str | None = option(None, "a regular expression on the file name whose group is the text, "
                                              "like (.+)-\\d+ for TEXT-3.png", "data", metavar="REGEX")
+    extra_labels: str | None = option(None, "more training images: a labels file such as the label command's "
+                                            "labels.tsv, added to the training images", "data", metavar="FILE")
+    unlabelled: str | None = option(None, "a folder of unlabelled images: after training, the model's confident "
+                                          "reads of them join the training images, and it trains again "
+                                          "(pseudo-labels)", "data", metavar="DIR")
+    pseudo_rounds: int = option(2, "with --unlabelled: rounds of reading the unlabelled images and training "
+                                   "again", "data")
     ignore_case: bool = option(False, "lower-case every label, for sets whose case means nothing", "data")
     image_size: tuple[int, int] = option(
         IMAGE_SIZE, "every image is resized to HEIGHT pixels, keeping its aspect ratio, and squeezed to at most "
@@ -123,6 +130,11 @@ class TrainConfig:
                               "a timestep and has one head")
         for name in ("epochs", "batch_size", "images_per_epoch"):
             _integer(name, getattr(self, name), low=1)
+        if self.unlabelled is not None:
+            _integer("pseudo_rounds", self.pseudo_rounds, low=1)
+            if self.fresh_data:
+                raise ConfigError("--unlabelled adds reads of real images to the training images; fresh data has "
+                                  "no fixed training images to add them to")
         for name in ("warmup_steps", "plateau_patience", "seed"):
             _integer(name, getattr(self, name), low=0)
         for name in ("steps", "early_stopping_patience"):

@@ -21,7 +21,7 @@ from torch.utils.data import DistributedSampler
 from ..data.datasets import CaptchaDataset, datasets_from_paths, make_loader
 from ..data.generate import MIX_STYLES, render
 from ..data.images import fitted_width, image_shape
-from ..data.labels import list_images, split_paths, vocabulary_from_paths
+from ..data.labels import Labeller, list_images, split_paths, vocabulary_from_paths
 from ..data.synthetic import SyntheticCaptchas
 from ..data.vocab import Vocabulary, parse_length
 from ..errors import CheckpointError, ConfigError, DataError
@@ -44,6 +44,10 @@ def train_run(config: TrainConfig, log=print, on_epoch=None, resume_from: dict |
     """
     if not config.data or not config.out:
         raise ConfigError("training needs a data folder and a run folder (config.data and config.out)")
+    if config.unlabelled and resume_from is None:
+        from .pseudo import train_with_pseudo_labels
+
+        return train_with_pseudo_labels(config, log, on_epoch)
     resolve_device(config.device)  # an absent GPU is a clear error before any work
     group = distributed.init_from_environment(config.device)
     try:
@@ -148,6 +152,8 @@ def _data_and_model(config: TrainConfig, log=print):
         val_paths = list_images(folder, labeller)
     else:
         train_paths, val_paths = split_paths(config.data, config.val_fraction, config.seed, labeller)
+        if config.extra_labels:
+            train_paths, labeller = _with_extra_labels(train_paths, labeller, config)
     if config.fresh_data:
         vocabulary = Vocabulary(config.alphabet)
         # the worst a generated label can be: the longest, doubled throughout
@@ -189,6 +195,19 @@ def _data_and_model(config: TrainConfig, log=print):
         train_set, val_set = datasets_from_paths(train_paths, val_paths, seed=config.seed, image_size=config.image_size,
                                                  augment=config.augment, vocabulary=vocabulary, labeller=labeller)
     return train_set, val_set, vocabulary, model
+
+
+def _with_extra_labels(train_paths: list[Path], labeller, config: TrainConfig):
+    """(train paths, labeller) with the images of `config.extra_labels` added."""
+    extra = Labeller(config.extra_labels, ignore_case=config.ignore_case)
+    texts = {path: extra(path) for path in extra.paths()}
+    known = {Path(p).resolve() for p in train_paths}
+
+    def labels(path):
+        resolved = Path(path).resolve()
+        return texts[resolved] if resolved in texts else labeller(path)
+
+    return train_paths + [p for p in texts if p not in known], labels
 
 
 def _check_writable(out_dir: Path) -> None:

@@ -1,0 +1,149 @@
+"""Few labels: accuracy on DIR/val against the number of labelled training images.
+
+    python benchmarks/few_shot.py --data ../shared/data/captcha-v2
+    python benchmarks/few_shot.py --data DIR --sizes 100 200 --seeds 0 1 2 --ddddocr-python /tmp/ddddocr-venv/bin/python
+
+For each size N and seed, N images are drawn from DIR/train (the rest of DIR/train is the
+unlabelled pool) and given to `train` as one flat folder, which holds out a fifth of them
+for validation, the epoch choice and the confidence threshold, as a user with N labels
+would. DIR/val is never trained, tuned or calibrated on: every figure is read on it.
+Methods:
+* scratch: the default recipe from random weights;
+* fine-tune: `--init pretrained`, the shipped general reader;
+* fine-tune + unlabelled: the same, with `--unlabelled` (the pool) for pseudo-label rounds;
+* pretrained, no training: the shipped reader as it is, as read and with its output limited
+  to the characters of the labelled images (constrained decoding);
+* ddddocr, no training, from another Python (`--ddddocr-python`), when given.
+Each training run stops at `--minutes` (default 5) of wall clock if its steps last longer.
+It prints per-seed figures, the median over seeds and the CPU minutes of each method, and
+draws the curve (`--figure`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from captcha_lib import Reader, TrainConfig, label_from_path, list_images, parse_decoder, train_run
+from captcha_lib.training.pretrain import PRETRAINED_PATH
+
+from machine import describe  # benchmarks/machine.py
+from real_data import ddddocr_reads
+
+METHODS = ("scratch", "fine-tune", "fine-tune + unlabelled")
+
+
+def subset(data: Path, size: int | None, seed: int, into: Path) -> tuple[Path, Path]:
+    """(labelled folder, unlabelled folder) of symlinks: `size` images of DIR/train and the rest."""
+    paths = list_images(data / "train")
+    random.Random(seed).shuffle(paths)
+    size = len(paths) if size is None else size
+    for name, chosen in (("labelled", paths[:size]), ("unlabelled", paths[size:])):
+        (into / name).mkdir(parents=True)
+        for path in chosen:
+            (into / name / path.name).symlink_to(path.resolve())
+    return into / "labelled", into / "unlabelled"
+
+
+def accuracy(reader: Reader, paths: list[Path]) -> float:
+    return sum(text == label_from_path(p) for text, p in zip(reader.predict(paths), paths)) / len(paths)
+
+
+def train_and_read(method: str, labelled: Path, unlabelled: Path, out: Path, seed: int, minutes: float,
+                   val_paths: list[Path]) -> tuple[float, float]:
+    """(accuracy on DIR/val, CPU minutes) of one training run."""
+    options = {"init": "pretrained"} if method != "scratch" else {}
+    if method == "fine-tune + unlabelled" and any(unlabelled.iterdir()):
+        options["unlabelled"] = str(unlabelled)
+    config = TrainConfig.recipe("crnn", data=str(labelled), out=str(out), seed=seed, val_fraction=0.2,
+                                max_minutes=minutes, progress=False, device="cpu", **options)
+    start = time.process_time()
+    train_run(config, log=lambda *args: None)
+    cpu_minutes = (time.process_time() - start) / 60
+    return accuracy(Reader.from_checkpoint(out / "model.pt"), val_paths), cpu_minutes
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", type=Path, required=True, help="DIR with train/ and val/")
+    parser.add_argument("--sizes", nargs="+", default=["25", "50", "100", "200", "500", "all"])
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--methods", nargs="+", default=list(METHODS), choices=METHODS)
+    parser.add_argument("--minutes", type=float, default=5.0, help="wall-clock cap per training run (default: 5)")
+    parser.add_argument("--ddddocr-python", help="a Python with ddddocr installed, for the zero-training baseline")
+    parser.add_argument("--figure", type=Path, default=Path("few_shot.png"), help="where to draw the curve")
+    args = parser.parse_args(argv)
+    sizes = [None if s == "all" else int(s) for s in args.sizes]
+    val_paths = list_images(args.data / "val")
+    alphabet = "".join(sorted({c for p in list_images(args.data / "train") for c in label_from_path(p)}))
+    print(f"data {args.data} | {len(val_paths)} val images | sizes {args.sizes} | seeds {args.seeds} "
+          f"| cap {args.minutes} min a run | {describe()}")
+
+    baselines = {}
+    pretrained = Reader.from_checkpoint(PRETRAINED_PATH)
+    baselines["pretrained, as read"] = accuracy(pretrained, val_paths)
+    pretrained.decoder = pretrained.fit_decoder(parse_decoder("constrained:8", alphabet=alphabet))
+    baselines[f"pretrained, alphabet {alphabet}"] = accuracy(pretrained, val_paths)
+    if args.ddddocr_python:
+        reads = ddddocr_reads(args.ddddocr_python, val_paths)
+        if reads is not None:
+            baselines["ddddocr, as read"] = sum(r == label_from_path(p) for r, p in zip(reads, val_paths)) / len(reads)
+    for name, value in baselines.items():
+        print(f"no training: {name}: {value:.2%}")
+
+    print(f"\n{'method':24} {'labelled':>8} {'seed':>4} {'val acc':>8} {'CPU min':>8}")
+    results: dict[tuple[str, int | None], list[tuple[float, float]]] = {}
+    for size in sizes:
+        for seed in args.seeds:
+            with tempfile.TemporaryDirectory() as scratch:
+                labelled, unlabelled = subset(args.data, size, seed, Path(scratch))
+                for method in args.methods:
+                    if method == "fine-tune + unlabelled" and size is None:
+                        continue  # no unlabelled images left
+                    result = train_and_read(method, labelled, unlabelled, Path(scratch) / method.replace(" ", ""),
+                                            seed, args.minutes, val_paths)
+                    results.setdefault((method, size), []).append(result)
+                    print(f"{method:24} {size or 'all':>8} {seed:4d} {result[0]:8.2%} {result[1]:8.2f}", flush=True)
+
+    print("\nmedian over seeds: val accuracy (CPU minutes)")
+    print(f"{'method':24} " + " ".join(f"{s:>14}" for s in args.sizes))
+    for method in args.methods:
+        cells = []
+        for size in sizes:
+            runs = results.get((method, size))
+            cells.append(f"{statistics.median(r[0] for r in runs):6.1%} ({statistics.median(r[1] for r in runs):4.1f})"
+                         if runs else "-")
+        print(f"{method:24} " + " ".join(f"{c:>14}" for c in cells))
+    draw(results, baselines, sizes, args.methods, len(list_images(args.data / "train")), args.figure)
+    return 0
+
+
+def draw(results, baselines, sizes, methods, train_size, figure: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    xs = [size or train_size for size in sizes]
+    for method in methods:
+        points = [(x, statistics.median(r[0] for r in results[(method, s)])) for x, s in zip(xs, sizes)
+                  if (method, s) in results]
+        ax.plot(*zip(*points), marker="o", label=method)
+    for (name, value), style in zip(baselines.items(), (":", "--", "-.")):
+        ax.axhline(value, linestyle=style, color="grey", label=f"{name} (no training)")
+    ax.set(xscale="log", xlabel="labelled training images", ylabel="val sequence accuracy (median of seeds)",
+           ylim=(0, 1.02), title="Few labels: from scratch against the pretrained reader")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(figure, dpi=110)
+    print(f"figure: {figure}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
