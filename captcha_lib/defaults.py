@@ -42,3 +42,7 @@ MAX_BATCH = 32  # images per /predict/batch request
 # A CAPTCHA is a few thousand pixels. Anything over this is refused before it is decoded:
 # a 50 KB PNG can unpack to gigabytes (a "decompression bomb").
 MAX_PIXELS = 4_000_000
+# The service's connections (deploy/guard.py): seconds a client has to send a whole request
+# (a CAPTCHA upload is a few KB), and open connections or requests in progress at once.
+REQUEST_TIMEOUT = 15.0
+MAX_CONNECTIONS = 256

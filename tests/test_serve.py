@@ -23,12 +23,11 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def server(trained_checkpoint):
-    """(base URL, the server process): `serve` on a free loopback port, stopped after the module."""
+def start_server(checkpoint, *options):
+    """(base URL, the server process): `serve` on a free loopback port, answering /health."""
     port = free_port()
-    process = subprocess.Popen([sys.executable, "-m", "captcha_lib", "serve", "--checkpoint", str(trained_checkpoint),
-                                "--port", str(port), "--max-batch", "4", "--max-image-bytes", "200000"],
+    process = subprocess.Popen([sys.executable, "-m", "captcha_lib", "serve", "--checkpoint", str(checkpoint),
+                                "--port", str(port), "--max-batch", "4", "--max-image-bytes", "200000", *options],
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
@@ -43,6 +42,13 @@ def server(trained_checkpoint):
     else:
         process.kill()
         pytest.fail("the server did not answer /health within 60 s")
+    return url, process
+
+
+@pytest.fixture(scope="module")
+def server(trained_checkpoint):
+    """The service, stopped after the module."""
+    url, process = start_server(trained_checkpoint)
     yield url, process
     process.terminate()
     process.wait(timeout=10)
@@ -195,3 +201,100 @@ def test_concurrent_requests_get_their_own_answers(server, expected):
         assert answer["confidence"] == pytest.approx(expected[path].confidence, rel=1e-4, abs=1e-12)
     assert len({answer["confidence"] for answer in answers}) > 1  # different images, different answers
     assert process.poll() is None
+
+
+
+# ---------------------------------------------------------------- hostile clients
+
+
+@pytest.fixture(scope="module")
+def guarded(trained_checkpoint):
+    """A service with short limits: 1 s for a whole request, 30 connections."""
+    url, process = start_server(trained_checkpoint, "--request-timeout", "1", "--max-connections", "30")
+    yield url, process
+    process.terminate()
+    process.wait(timeout=10)
+
+
+def open_socket(url, send=b""):
+    host, port = url.removeprefix("http://").split(":")
+    sock = socket.create_connection((host, int(port)), timeout=5)
+    if send:
+        sock.sendall(send)
+    return sock
+
+
+def closed_by_server(sock, within: float) -> bool:
+    """True if the server closes `sock` (EOF or reset) within `within` seconds."""
+    sock.settimeout(within)
+    try:
+        while sock.recv(4096):
+            pass  # an error response before the close is fine
+        return True
+    except ConnectionResetError:
+        return True
+    except socket.timeout:
+        return False
+    finally:
+        sock.close()
+
+
+def test_idle_and_slow_clients_are_cut_and_health_still_answers(guarded):
+    url, process = guarded
+    idle = [open_socket(url) for _ in range(12)]  # connect, send nothing
+    slow = [open_socket(url, b"POST /predict HTTP/1.1\r\nHost: x\r\nContent-Le") for _ in range(6)]  # half a header
+    half_body = [open_socket(url, b"POST /predict HTTP/1.1\r\nHost: x\r\nContent-Length: 5000\r\n\r\n" + bytes(100))
+                 for _ in range(6)]
+    start = time.monotonic()
+    assert httpx.get(f"{url}/health", timeout=5).status_code == 200  # answered while 24 sockets hang
+    assert all(closed_by_server(sock, within=4) for sock in idle + slow + half_body)
+    assert time.monotonic() - start < 8
+    assert httpx.get(f"{url}/health", timeout=5).status_code == 200 and process.poll() is None
+
+
+def test_connections_over_the_cap_are_closed_at_once(guarded):
+    url, _ = guarded
+    sockets = [open_socket(url) for _ in range(45)]  # the cap is 30
+    time.sleep(0.3)
+    closed = sum(closed_by_server(sock, within=0.2) for sock in sockets)
+    assert closed >= 15  # those over the cap, closed before the request deadline
+    time.sleep(1.5)
+    assert httpx.get(f"{url}/health", timeout=5).status_code == 200
+
+
+def test_an_oversized_body_is_refused_unread_and_the_connection_closed(guarded):
+    url, _ = guarded
+    sock = open_socket(url, b"POST /predict HTTP/1.1\r\nHost: x\r\nContent-Length: 500000000\r\n\r\n" + bytes(1000))
+    sock.settimeout(5)
+    answer = b""
+    while chunk := sock.recv(4096):  # ends when the server closes, long before 500 MB could be sent
+        answer += chunk
+    sock.close()
+    assert answer.startswith(b"HTTP/1.1 413") and b"the limit is" in answer
+
+
+def test_the_openapi_spec_documents_every_status_and_the_required_file(guarded):
+    url, _ = guarded
+    spec = httpx.get(f"{url}/openapi.json", timeout=5).json()
+    for path in ("/predict", "/predict/batch"):
+        operation = spec["paths"][path]["post"]
+        assert {"200", "400", "413", "415", "503"} <= set(operation["responses"]), path
+        assert operation["requestBody"]["required"] is True
+    multipart = spec["paths"]["/predict"]["post"]["requestBody"]["content"]["multipart/form-data"]["schema"]
+    assert multipart["required"] == ["file"]
+
+
+def test_a_client_that_disconnects_mid_body_leaves_no_traceback(trained_checkpoint, tiny_dataset):
+    url, process = start_server(trained_checkpoint)
+    try:
+        for _ in range(5):
+            sock = open_socket(url, b"POST /predict HTTP/1.1\r\nHost: x\r\nContent-Length: 5000\r\n\r\n" + bytes(100))
+            sock.close()
+        files = {"file": ("x.png", b"--broken", "image/png")}
+        httpx.post(f"{url}/predict", content=b"--xyz\r\nbroken", headers={"content-type": "multipart/form-data; boundary=xyz"})
+        httpx.post(f"{url}/predict", files=files)
+        assert httpx.get(f"{url}/health", timeout=5).status_code == 200
+    finally:
+        process.terminate()
+        output = process.communicate(timeout=10)[0]
+    assert "Traceback" not in output, output

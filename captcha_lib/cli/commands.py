@@ -68,9 +68,9 @@ def _reader(args, decoder="greedy"):
 def _checkpoint(args) -> str:
     """--checkpoint, or the shipped reader's file for --pretrained."""
     if getattr(args, "pretrained", False):
-        from ..model.transfer import read_init
+        from ..training.pretrain import pretrained_path
 
-        return str(read_init("pretrained")[1])
+        return str(pretrained_path())
     return args.checkpoint
 
 
@@ -152,6 +152,7 @@ def run_serve(args) -> None:
     reader = _reader(args, _decoder(args, args.decoder))
     print(f"serving {reader.model_name} ({reader.backend}, {reader.decoder.name}) on http://{args.host}:{args.port} "
           f"| docs: http://{args.host}:{args.port}/docs | Ctrl-C stops", flush=True)
-    serve(reader, args.host, args.port, max_image_bytes=args.max_image_bytes, max_batch=args.max_batch)
+    serve(reader, args.host, args.port, request_timeout=args.request_timeout, max_connections=args.max_connections,
+          max_image_bytes=args.max_image_bytes, max_batch=args.max_batch)
 
 

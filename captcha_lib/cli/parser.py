@@ -5,8 +5,11 @@ from __future__ import annotations
 import argparse
 
 from ..defaults import (DEFAULT_ALPHABET, DEFAULT_LENGTH, DEFAULT_TRAIN_SIZE, DEFAULT_VAL_SIZE, MAX_BATCH,
-                        MAX_IMAGE_BYTES, MIXED_CASE_ALPHABET, READ_BATCH_SIZE, STYLES)
-from .commands import (run_calibrate, run_evaluate, run_export, run_generate, run_label, run_predict, run_pretrain, run_serve, run_train)
+                        MAX_CONNECTIONS, MAX_IMAGE_BYTES, MIXED_CASE_ALPHABET, READ_BATCH_SIZE, REQUEST_TIMEOUT,
+                        STYLES)
+from .commands import (run_calibrate, run_evaluate, run_export, run_generate, run_label, run_predict, run_pretrain,
+                       run_serve, run_train)
+
 
 def _positive_int(text: str) -> int:
     try:
@@ -15,6 +18,23 @@ def _positive_int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _port(text: str) -> int:
+    value = _positive_int(text)
+    if value > 65535:
+        raise argparse.ArgumentTypeError(f"a port is 1 to 65535, got {value}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"must be above 0, got {text}")
     return value
 
 
@@ -174,9 +194,13 @@ def build_parser() -> argparse.ArgumentParser:
     p = commands.add_parser("serve", help="an HTTP API: POST /predict, /predict/batch; GET /health, /metadata, /docs")
     _add_reader_options(p)
     p.add_argument("--host", default="127.0.0.1", help="127.0.0.1 (this machine only) or 0.0.0.0 (everyone)")
-    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--port", type=_port, default=8000, help="1-65535 (default: %(default)s)")
     p.add_argument("--max-batch", type=_positive_int, default=MAX_BATCH, help="images per /predict/batch request")
     p.add_argument("--max-image-bytes", type=_positive_int, default=MAX_IMAGE_BYTES, help="larger uploads get 413")
+    p.add_argument("--request-timeout", type=_positive_float, default=REQUEST_TIMEOUT, help="seconds a client has "
+                   "to send a whole request; then the connection is closed (default: %(default)s)")
+    p.add_argument("--max-connections", type=_positive_int, default=MAX_CONNECTIONS, help="open connections beyond "
+                   "it are closed, requests in progress beyond it get 503 (default: %(default)s)")
     p.set_defaults(run=run_serve)
     return parser
 

@@ -8,9 +8,11 @@
     GET  /health, GET /metadata, and FastAPI's /docs (OpenAPI)
 
 Bad input is answered with a JSON error and the server keeps serving:
-413 a body over the size cap or an image over the pixel cap (a decompression bomb),
-415 bytes that are not an image, 400 an empty body, a truncated or corrupt image, or too
-many images in a batch.
+413 a body over the size cap or an image over the pixel cap (a decompression bomb; the
+connection is then closed, the rest of the body unread), 415 bytes that are not an image,
+400 an empty body, a truncated or corrupt image, or too many images in a batch, 503 when
+the uploads in progress already hold `max_in_flight_bytes`. Slow, idle and too many
+connections are cut below the app (guard.py).
 
 Requests that arrive together are read together: a single worker thread takes every
 image waiting in the queue (up to `max_batch`) and runs them as one batch. The model
@@ -29,12 +31,19 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 
 from ..data.images import load_image, resize_image
 from ..decoding.decoders import Reading
-from ..defaults import MAX_BATCH, MAX_IMAGE_BYTES, MAX_PIXELS
+from ..defaults import MAX_BATCH, MAX_CONNECTIONS, MAX_IMAGE_BYTES, MAX_PIXELS, REQUEST_TIMEOUT
 from ..errors import ImageError, ImageTooLargeError, NotAnImageError
+from .guard import guarded_protocol
 from .reader import Reader
+
+
+# Upload bytes all requests in progress may hold together (each reserves its declared size):
+# 8 full batches. Beyond it a request gets 503 rather than memory.
+MAX_IN_FLIGHT_BYTES = 8 * MAX_BATCH * MAX_IMAGE_BYTES
 
 
 class RequestError(Exception):
@@ -93,8 +102,9 @@ class MicroBatcher:
 
 
 def create_app(reader: Reader, max_image_bytes: int = MAX_IMAGE_BYTES, max_batch: int = MAX_BATCH,
-               max_pixels: int = MAX_PIXELS) -> FastAPI:
+               max_pixels: int = MAX_PIXELS, max_in_flight_bytes: int = MAX_IN_FLIGHT_BYTES) -> FastAPI:
     batcher = MicroBatcher(reader, max_batch)
+    in_flight = {"bytes": 0}  # upload bytes held by requests in progress: over the cap, 503
 
     async def lifespan(app):
         reader.read([np.zeros((*reader.image_size, 3), np.uint8)])  # warm up: the first run is slow
@@ -107,7 +117,9 @@ def create_app(reader: Reader, max_image_bytes: int = MAX_IMAGE_BYTES, max_batch
 
     @app.exception_handler(RequestError)
     async def request_error(request: Request, exc: RequestError):
-        return JSONResponse({"error": exc.message}, status_code=exc.status)
+        # too large: answer at once and close, rather than read the rest of the body
+        return JSONResponse({"error": exc.message}, status_code=exc.status,
+                            headers={"connection": "close"} if exc.status == 413 else None)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException):  # 404, 405, malformed multipart ...
@@ -133,11 +145,14 @@ def create_app(reader: Reader, max_image_bytes: int = MAX_IMAGE_BYTES, max_batch
         if declared is not None and declared.isdigit() and int(declared) > limit:
             raise RequestError(413, f"the request is {int(declared):,} bytes; the limit is {limit:,}")
         chunks, size = [], 0
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > limit:
-                raise RequestError(413, f"the request is over the limit of {limit:,} bytes")
-            chunks.append(chunk)
+        try:
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > limit:
+                    raise RequestError(413, f"the request is over the limit of {limit:,} bytes")
+                chunks.append(chunk)
+        except ClientDisconnect:  # the client went away mid-body: nothing to answer, nothing to log
+            raise RequestError(400, "the client disconnected before the body was complete") from None
         return b"".join(chunks)
 
     async def uploaded_images(request: Request, most: int) -> list[tuple[str, bytes]]:
@@ -161,29 +176,43 @@ def create_app(reader: Reader, max_image_bytes: int = MAX_IMAGE_BYTES, max_batch
 
     async def read_images(request: Request, most: int) -> tuple[list[Reading], float]:
         start = time.perf_counter()
-        uploads = await uploaded_images(request, most)
-        images = await run_in_threadpool(lambda: [decode(data, name) for name, data in uploads])
-        return await batcher.read(images), start
+        declared = request.headers.get("content-length", "")
+        reserved = min(int(declared), most * max_image_bytes) if declared.isdigit() else most * max_image_bytes
+        if in_flight["bytes"] + reserved > max_in_flight_bytes:
+            raise RequestError(503, "busy: too many uploads in progress; try again shortly")
+        in_flight["bytes"] += reserved
+        try:
+            uploads = await uploaded_images(request, most)
+            images = await run_in_threadpool(lambda: [decode(data, name) for name, data in uploads])
+            return await batcher.read(images), start
+        finally:
+            in_flight["bytes"] -= reserved
 
     def result(reading: Reading, start: float) -> dict:
         return {"text": reading.text, "confidence": reading.confidence, "decoder": reader.decoder.name,
                 "ms": round((time.perf_counter() - start) * 1000, 2)}
 
-    body_doc = {"requestBody": {"content": {
-        "multipart/form-data": {"schema": {"type": "object", "properties": {
+    body_doc = {"requestBody": {"required": True, "content": {
+        "multipart/form-data": {"schema": {"type": "object", "required": ["file"], "properties": {
             "file": {"type": "string", "format": "binary"}}}},
         "image/png": {"schema": {"type": "string", "format": "binary"}},
         "image/jpeg": {"schema": {"type": "string", "format": "binary"}}}}}
-    batch_doc = {"requestBody": {"content": {"multipart/form-data": {"schema": {"type": "object", "properties": {
-        "files": {"type": "array", "items": {"type": "string", "format": "binary"}}}}}}}}
+    batch_doc = {"requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
+        "type": "object", "required": ["files"], "properties": {
+            "files": {"type": "array", "items": {"type": "string", "format": "binary"}}}}}}}}
+    error = {"content": {"application/json": {"schema": {"type": "object", "properties": {"error": {"type": "string"}}}}}}
+    errors = {400: {"description": "an empty body, a truncated or corrupt image, no file, too many images", **error},
+              413: {"description": "a body or an image over the size cap, or too many pixels", **error},
+              415: {"description": "bytes that are not an image", **error},
+              503: {"description": "busy: too many uploads or connections in progress", **error}}
 
-    @app.post("/predict", openapi_extra=body_doc)
+    @app.post("/predict", openapi_extra=body_doc, responses=errors)
     async def predict(request: Request) -> dict:
         """Read one image (a multipart file, or the image as the raw body)."""
         readings, start = await read_images(request, 1)
         return result(readings[0], start)
 
-    @app.post("/predict/batch", openapi_extra=batch_doc)
+    @app.post("/predict/batch", openapi_extra=batch_doc, responses=errors)
     async def predict_batch(request: Request) -> dict:
         """Read up to `max_batch` images sent as multipart files, in the order sent."""
         readings, start = await read_images(request, max_batch)
@@ -205,8 +234,12 @@ def create_app(reader: Reader, max_image_bytes: int = MAX_IMAGE_BYTES, max_batch
     return app
 
 
-def serve(reader: Reader, host: str = "127.0.0.1", port: int = 8000, **limits) -> None:
+def serve(reader: Reader, host: str = "127.0.0.1", port: int = 8000, request_timeout: float = REQUEST_TIMEOUT,
+          max_connections: int = MAX_CONNECTIONS, **limits) -> None:
+    """Serve `reader` until Ctrl-C or SIGTERM, with the connection limits of guard.py."""
     import uvicorn
 
-    uvicorn.run(create_app(reader, **limits), host=host, port=port, log_level="warning",
-                access_log=False)
+    uvicorn.run(create_app(reader, **limits), host=host, port=port, log_level="warning", access_log=False,
+                http=guarded_protocol(request_timeout, max_connections),
+                limit_concurrency=max_connections,  # requests in progress beyond it: 503
+                timeout_keep_alive=5, h11_max_incomplete_event_size=16 * 1024)  # header bytes
