@@ -1,3 +1,4 @@
+import io
 import numpy as np
 import pytest
 import torch
@@ -67,12 +68,43 @@ def test_arrays_and_pil_images_load_too():
         load_image(np.zeros((2, 3, 4, 5)))
 
 
-def test_truncated_file_still_loads(tmp_path):
-    path = tmp_path / "ABC.jpg"
-    render("ABC", seed=0).save(path, format="JPEG")
-    data = path.read_bytes()
-    path.write_bytes(data[: len(data) * 2 // 3])
-    assert load_image(path).shape == (60, 160, 3)
+@pytest.mark.parametrize("damage", ["cut mid-IDAT", "scrambled IDAT", "cut JPEG"])
+def test_a_cut_off_or_damaged_file_is_refused_by_name(tmp_path, damage):
+    path = tmp_path / ("ABC.jpg" if "JPEG" in damage else "ABC.png")
+    render("ABC", seed=0).save(path)
+    data = bytearray(path.read_bytes())
+    if damage == "scrambled IDAT":
+        start = data.index(b"IDAT") + 40
+        data[start:start + 200] = bytes(reversed(data[start:start + 200]))
+    else:
+        data = data[: len(data) * 2 // 3]
+    path.write_bytes(bytes(data))
+    with pytest.raises(ImageError, match="ABC"):
+        load_image(path)
+
+
+def test_every_pillow_mode_reads_as_it_looks():
+    ramp = np.linspace(0, 1, 64).reshape(1, 64).repeat(8, axis=0)  # (8, 64): black to white
+    expected = np.round(ramp * 255)
+    sixteen = Image.fromarray((ramp * 65535).astype(np.uint16))
+    images = (sixteen, Image.fromarray((ramp * 4000).astype(np.int32)), Image.fromarray(ramp.astype(np.float32)),
+              Image.fromarray(expected.astype(np.uint8)))
+    assert [image.mode for image in images] == ["I;16", "I", "F", "L"]
+    for image in images:
+        rgb = load_image(image)
+        assert rgb.shape == (8, 64, 3) and rgb.dtype == np.uint8, image.mode
+        assert np.abs(rgb[..., 0].astype(int) - expected).max() <= 1, image.mode  # not clipped to white
+    encoded = io.BytesIO()
+    sixteen.save(encoded, format="PNG")
+    assert np.abs(load_image(encoded.getvalue())[..., 1].astype(int) - expected).max() <= 1  # as a file too
+    clear = Image.new("RGBA", (4, 4), (0, 0, 0, 0))  # fully transparent black: shown as white
+    assert (load_image(clear) == 255).all() and (load_image(clear.convert("LA")) == 255).all()
+    palette = Image.new("P", (4, 4), 0)
+    palette.putpalette([0, 0, 0] * 256)
+    palette.info["transparency"] = 0
+    assert (load_image(palette) == 255).all()
+    half = Image.new("RGBA", (2, 2), (0, 0, 0, 128))
+    assert 120 <= load_image(half)[0, 0, 0] <= 135  # half-transparent black on white: mid gray
 
 
 def test_a_file_that_is_not_an_image_names_the_file(tmp_path):
@@ -212,3 +244,42 @@ def test_shuffled_batches_group_similar_widths(tmp_path):
     train = CaptchaDataset(list_images(tmp_path / "train"), Vocabulary(MIXED_CASE_ALPHABET))
     loader = make_loader(train, batch_size=8, shuffle=True, seed=0)
     assert isinstance(loader.batch_sampler, SimilarWidths) and len(loader) == 3
+
+
+# ---------------------------------------------------------------- hostile bytes, every mode
+
+from hypothesis import given, strategies as st  # noqa: E402
+
+_PNG = io.BytesIO()
+render("AB3", seed=0).save(_PNG, format="PNG")
+_PNG = _PNG.getvalue()
+
+
+@given(st.binary(max_size=3000))
+def test_random_bytes_are_an_image_error_or_an_rgb_image(data):
+    try:
+        rgb = load_image(data)
+    except ImageError:
+        return
+    assert rgb.ndim == 3 and rgb.shape[2] == 3 and rgb.dtype == np.uint8
+
+
+@given(st.lists(st.tuples(st.integers(0, len(_PNG) - 1), st.integers(0, 255)), min_size=1, max_size=20))
+def test_a_damaged_png_is_an_image_error_or_an_rgb_image(changes):
+    data = bytearray(_PNG)
+    for position, value in changes:
+        data[position] = value
+    try:
+        rgb = load_image(bytes(data))
+    except ImageError:
+        return
+    assert rgb.shape == (60, 160, 3) and rgb.dtype == np.uint8
+
+
+@given(mode=st.sampled_from(["1", "L", "LA", "P", "PA", "RGB", "RGBA", "CMYK", "YCbCr", "I", "I;16", "F", "HSV"]),
+       width=st.integers(1, 30), height=st.integers(1, 30), fill=st.integers(0, 255))
+def test_every_mode_becomes_rgb(mode, width, height, fill):
+    bands = len(Image.new(mode, (1, 1)).getbands())
+    image = Image.new(mode, (width, height), fill if bands == 1 else tuple([fill] * bands))
+    rgb = load_image(image)
+    assert rgb.shape == (height, width, 3) and rgb.dtype == np.uint8

@@ -17,13 +17,11 @@ as a 200x50 one of 5 (a fixed size would squeeze its glyphs to a third of their 
 
 from __future__ import annotations
 
-import contextlib
 import io
-import threading
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageFile, UnidentifiedImageError
+from PIL import Image, UnidentifiedImageError
 
 from ..defaults import IMAGE_SIZE, MAX_PIXELS
 from ..errors import ConfigError, ImageError, ImageTooLargeError, NotAnImageError
@@ -31,46 +29,32 @@ from ..errors import ConfigError, ImageError, ImageTooLargeError, NotAnImageErro
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
-_truncated_lock = threading.Lock()
-
-
-@contextlib.contextmanager
-def _truncated_allowed(allow: bool):
-    """Pillow's switch for reading cut-off files is a global; flip it only while we read."""
-    if not allow:
-        yield
-        return
-    with _truncated_lock:
-        old, ImageFile.LOAD_TRUNCATED_IMAGES = ImageFile.LOAD_TRUNCATED_IMAGES, True
-        try:
-            yield
-        finally:
-            ImageFile.LOAD_TRUNCATED_IMAGES = old
-
-
-def load_image(image: str | Path | bytes | Image.Image | np.ndarray, allow_truncated: bool = True,
-               max_pixels: int = MAX_PIXELS, name: str | None = None) -> np.ndarray:
+def load_image(image: str | Path | bytes | Image.Image | np.ndarray, max_pixels: int = MAX_PIXELS,
+               name: str | None = None) -> np.ndarray:
     """A path, encoded bytes, PIL image or array -> RGB uint8 array (H, W, 3).
 
-    Any mode (L, P, RGBA, CMYK, 16-bit) becomes RGB. A file that is not a readable image,
-    or one with more than `max_pixels` pixels, raises ImageError naming it. A cut-off file
-    still loads (its missing part grey), as in the reference, unless `allow_truncated=False`.
+    Every Pillow mode becomes RGB (`to_rgb`): 16- and 32-bit integer and float grayscale
+    scaled to 0-255, transparency composited on white. A file that is not a readable image,
+    one cut off or with damaged data, or one with more than `max_pixels` pixels raises an
+    ImageError naming it: training, `predict`, the readers and the service share this one
+    strict policy (a half-decoded CAPTCHA is a wrong label or a wrong read, silently).
     `name` is what error messages call the image (default: its path, or "the image").
     """
     if isinstance(image, np.ndarray):
         return _array_to_rgb(image)
     if isinstance(image, Image.Image):
         _check_pixels(image, name or "the image", max_pixels)
-        return np.asarray(image.convert("RGB"))
+        return to_rgb(image)
     source = name or ("the image" if isinstance(image, (bytes, bytearray)) else str(image))
     if isinstance(image, (bytes, bytearray)):
         if not image:
             raise ImageError(f"{source} is empty (0 bytes)")
         image = io.BytesIO(image)
     try:
-        with _truncated_allowed(allow_truncated), Image.open(image) as pil_image:
+        with Image.open(image) as pil_image:
             _check_pixels(pil_image, source, max_pixels)  # from the header, before decoding
-            return np.asarray(pil_image.convert("RGB"))
+            pil_image.load()  # decode now: a cut-off or damaged file fails here, by name
+            return to_rgb(pil_image)
     except FileNotFoundError:
         raise ImageError(f"image {source} does not exist") from None
     except Image.DecompressionBombError as exc:
@@ -79,6 +63,26 @@ def load_image(image: str | Path | bytes | Image.Image | np.ndarray, allow_trunc
         raise NotAnImageError(f"{source} is not an image (no known format: PNG, JPEG, GIF, BMP, WebP, ...)") from None
     except (OSError, SyntaxError, ValueError) as exc:
         raise ImageError(f"{source} is not a readable image ({exc})") from None
+
+
+def to_rgb(image: Image.Image) -> np.ndarray:
+    """Any Pillow mode -> (H, W, 3) uint8 RGB.
+
+    Pillow's own `convert("RGB")` clips 16-bit grayscale (`I;16`) to white and drops alpha
+    as if the hidden pixels were visible; here deep grayscale is scaled into 0-255 by its
+    range (`I;16`: 0-65535, `I`: its largest value, `F`: 0-1 or its largest value) and
+    transparent pixels become white, as a browser shows them."""
+    if image.mode in ("I;16", "I;16L", "I;16B", "I;16N", "I", "F"):
+        values = np.asarray(image, dtype=np.float64)
+        top = 65535.0 if image.mode.startswith("I;16") else max(float(values.max(initial=0)), 1.0)
+        if image.mode == "F" and top <= 1.0:
+            top = 1.0
+        gray = np.clip(values / top * 255.0, 0, 255).round().astype(np.uint8)
+        return np.ascontiguousarray(np.stack([gray] * 3, axis=-1))
+    if image.mode in ("RGBA", "LA", "PA", "RGBa", "La") or (image.mode == "P" and "transparency" in image.info):
+        white = Image.new("RGBA", image.size, (255, 255, 255, 255))
+        return np.asarray(Image.alpha_composite(white, image.convert("RGBA")).convert("RGB"))
+    return np.asarray(image.convert("RGB"))
 
 
 def image_shape(path: str | Path) -> tuple[int, int]:
