@@ -12,16 +12,34 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
+from .errors import ConfigError
+
+
+def check_output_file(path: str | Path) -> Path:
+    """A ConfigError now, before any long work, if `path` cannot be written later."""
+    path = Path(path)
+    if path.is_dir():
+        raise ConfigError(f"{path} is a folder; give a file name to write")
+    folder = next((p for p in [path.parent, *path.parent.parents] if p.exists()), Path("."))
+    if not folder.is_dir() or not os.access(folder, os.W_OK | os.X_OK):
+        raise ConfigError(f"cannot write {path}: {folder} is not a writable folder")
+    return path
+
 
 @contextlib.contextmanager
 def atomic_path(path: str | Path) -> Iterator[Path]:
     """Yields a temporary path to write; on success it replaces `path`, on failure it is removed."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path = check_output_file(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"cannot create the folder of {path} ({exc.strerror})") from None
     partial = path.with_name(path.name + ".partial")
     try:
         yield partial
         os.replace(partial, path)
+    except PermissionError as exc:
+        raise ConfigError(f"cannot write {path} ({exc.strerror})") from None
     finally:
         partial.unlink(missing_ok=True)
 

@@ -42,7 +42,7 @@ def run_pretrain(args) -> None:
     from ..training.pretrain import pretrain
 
     start = time.monotonic()
-    given = {"steps": args.steps, "seed": args.seed, "device": args.device}
+    given = {"steps": args.steps, "seed": args.seed, "device": args.device, "overwrite": args.overwrite or None}
     path = pretrain(args.out, ship=args.ship, **{k: v for k, v in given.items() if v is not None})
     print(f"pretrained reader: {path} in {(time.monotonic() - start) / 60:.1f} minutes")
 
@@ -108,7 +108,10 @@ def run_label(args) -> None:
 
 def run_evaluate(args) -> None:
     from ..decoding.evaluation import error_rows, evaluate_decoders
-    from ..files import write_text
+    from ..files import check_output_file, write_text
+
+    if args.errors:
+        check_output_file(args.errors)
 
     paths, labeller = _labelled_paths(args)
     folder = paths[0].parent
@@ -139,6 +142,9 @@ def run_predict(args) -> None:
 def run_export(args) -> None:
     from ..deploy.export import export_onnx
     from ..deploy.reader import Reader
+    from ..files import check_output_file
+
+    check_output_file(args.out)
 
     path = export_onnx(args.checkpoint, args.out)
     reader = Reader.from_onnx(path)

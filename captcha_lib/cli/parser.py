@@ -149,6 +149,7 @@ def build_parser() -> argparse.ArgumentParser:
                                                                       "reader's, 15000)")
     p.add_argument("--seed", type=int, default=None, help="default: 0, as the shipped reader")
     p.add_argument("--device", default=None, help="auto, cpu, cuda, cuda:N or mps (default: auto)")
+    p.add_argument("--overwrite", action="store_true", help="replace a run already in --out")
     p.add_argument("--ship", action="store_true", help="copy the result over the package's pretrained/general.pt")
     p.set_defaults(run=run_pretrain)
 

@@ -180,10 +180,15 @@ def generate_dataset(out_dir: str | Path, n_train: int, n_val: int, seed: int = 
     if workers is not None and workers < 1:
         raise ConfigError(f"workers must be at least 1, got {workers}")
     out_dir = Path(out_dir)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise ConfigError(f"{out_dir} is a file; generate into a folder")
     jobs = []
     for split, count in (("train", n_train), ("val", n_val)):
         folder = out_dir / split
-        folder.mkdir(parents=True, exist_ok=True)
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ConfigError(f"cannot create {folder} ({exc.strerror})") from None
         if any(folder.iterdir()):
             raise DataError(f"{folder} is not empty; generate into a new folder")
         labels = random_labels(count, random.Random(f"{seed}-{split}-labels"), alphabet, length)

@@ -60,6 +60,14 @@ def read_checkpoint(path: str | Path) -> dict:
     if not isinstance(checkpoint, dict) or checkpoint.get("format") != FORMAT:
         raise CheckpointError(f"{path} is not a captcha_lib checkpoint (a bare state_dict or another "
                               f"program's file); train one with `python -m captcha_lib train`")
+    version, size = checkpoint.get("version", 0), checkpoint.get("image_size")
+    if not isinstance(version, int) or isinstance(version, bool):
+        raise CheckpointError(f"{path} has version {version!r}; a captcha_lib checkpoint's version is a whole number")
+    if not (isinstance(size, (list, tuple)) and len(size) == 2 and all(type(v) is int for v in size)
+            and 8 <= size[0] <= 512 and 16 <= size[1] <= 8192):
+        raise CheckpointError(f"{path} has image_size {size!r}; expected [height 8-512, largest width 16-8192]")
+    if not isinstance(checkpoint.get("model_config"), dict) or not isinstance(checkpoint.get("metadata", {}), dict):
+        raise CheckpointError(f"{path} is not a complete captcha_lib checkpoint (model_config or metadata missing)")
     if checkpoint.get("version", 0) > VERSION:
         raise CheckpointError(f"{path} is checkpoint version {checkpoint['version']}; this captcha_lib "
                               f"reads up to {VERSION}: upgrade captcha_lib")

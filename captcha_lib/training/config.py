@@ -33,6 +33,8 @@ class TrainConfig:
     # ---- data
     data: str | None = option(None, "DIR with train/ and val/, or one flat folder of images", "data", metavar="DIR")
     out: str | None = option(None, "RUN_DIR to write model.pt and history.json in", "data", metavar="RUN_DIR")
+    overwrite: bool = option(False, "replace the model and history in a RUN_DIR that already holds model.pt "
+                                    "(without it such a folder is refused: --resume continues it)", "data")
     val_fraction: float = option(0.1, "for a flat folder: the share of labels held out for validation", "data")
     labels: str | None = option(None, "a labels file instead of file names: CSV file,text or path<TAB>text lines, "
                                       "paths relative to the file", "data", metavar="FILE")

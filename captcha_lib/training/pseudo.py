@@ -40,7 +40,7 @@ def train_with_pseudo_labels(config: TrainConfig, log=print, on_epoch=None):
         if not counts["accepted"]:
             log("none is read confidently enough: no more rounds")
             break
-        trainer = train_run(replace(base, init=str(out / f"round-{round_number - 1}.pt"),
+        trainer = train_run(replace(base, overwrite=True, init=str(out / f"round-{round_number - 1}.pt"),
                                     extra_labels=str(out / f"pseudo-{round_number}" / "labels.tsv")), log, on_epoch)
         scores.append(_best_accuracy(trainer))
         shutil.copyfile(out / "model.pt", out / f"round-{round_number}.pt")

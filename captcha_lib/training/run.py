@@ -85,6 +85,9 @@ def _train(config: TrainConfig, group, log, on_epoch, resume_from: dict | None) 
     out_dir = Path(config.out)
     if group.is_main:
         _check_writable(out_dir)
+        if resume_from is None and not config.overwrite and (out_dir / "model.pt").exists():
+            raise ConfigError(f"{out_dir} already holds a trained model (model.pt); continue it with --resume "
+                              f"{out_dir}, give another --out, or replace it with --overwrite")
     set_seed(config.seed)
     train_set, val_set, vocabulary, model = _data_and_model(config, log)
     source = (f"{config.images_per_epoch} fresh {config.style!r} images an epoch" if config.fresh_data else
@@ -137,9 +140,10 @@ def _calibrate(model_path: Path, val_set, target_accuracy: float, log) -> None:
 
     labels = dict(zip(val_set.paths, val_set.labels))
     c = calibrate_checkpoint(model_path, val_set.paths, labels.__getitem__, target_accuracy)
+    accepted = (f"reads at confidence >= {c['threshold']:.3f} were {c['accuracy']:.1%} right ({c['coverage']:.0%} of "
+                f"the images)" if c["coverage"] else "no confidence threshold reaches it: `label` will accept no read")
     log(f"calibrated on the {c['images']} val images: temperature {c['temperature']:.2f}, calibration error "
-        f"{c['ece_before']:.3f} -> {c['ece_after']:.3f}; reads at confidence >= {c['threshold']:.3f} "
-        f"were {c['accuracy']:.1%} right ({c['coverage']:.0%} of the images; target {target_accuracy:.0%})")
+        f"{c['ece_before']:.3f} -> {c['ece_after']:.3f}; target accuracy {target_accuracy:.1%}: {accepted}")
 
 
 def _data_and_model(config: TrainConfig, log=print):
