@@ -129,8 +129,8 @@ def create_app(reader: Reader, max_image_bytes: int = MAX_IMAGE_BYTES, max_batch
         """Bytes -> the model-sized image, or a RequestError saying what is wrong."""
         if len(data) > max_image_bytes:
             raise RequestError(413, f"{name} is {len(data):,} bytes; the limit is {max_image_bytes:,}")
-        try:  # strict: a cut-off upload is an error here, not an image with a grey end
-            image = load_image(data, allow_truncated=False, max_pixels=max_pixels, name=name)
+        try:  # a cut-off upload is an error, not an image with a grey end
+            image = load_image(data, max_pixels=max_pixels, name=name)
         except ImageTooLargeError as exc:
             raise RequestError(413, str(exc)) from None
         except NotAnImageError as exc:
