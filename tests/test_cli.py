@@ -34,7 +34,8 @@ def trained_run(tiny_dataset, tmp_path_factory):
     return run_dir, result.stdout
 
 
-@pytest.mark.parametrize("command", [[], ["generate"], ["train"], ["evaluate"], ["predict"], ["export"], ["serve"]])
+@pytest.mark.parametrize("command", [[], ["generate"], ["train"], ["pretrain"], ["evaluate"], ["calibrate"], ["label"],
+                                     ["predict"], ["export"], ["serve"]])
 def test_help(command):
     result = cli(*command, "--help")
     assert result.returncode == 0 and "usage: python -m captcha_lib" in result.stdout
@@ -229,3 +230,32 @@ def test_train_resume_continues_a_run(trained_run, tmp_path):
     assert [r["epoch"] for r in json.loads((copy / "history.json").read_text())] == [1, 2, 3]
     assert_clean_failure(cli("train", "--resume", tmp_path / "nothing"), "no last.pt")
     assert_clean_failure(cli("train", "--epochs", 3), "--data", "--resume")
+
+
+def test_sigterm_stops_training_like_ctrl_c_and_keeps_the_best_model(tiny_dataset, tmp_path):
+    import signal
+    import time
+
+    run_dir = tmp_path / "run"
+    process = subprocess.Popen([sys.executable, "-m", "captcha_lib", "train", "--data", str(tiny_dataset), "--out",
+                                str(run_dir), "--epochs", "500", "--batch-size", "8", "--no-progress"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while not (run_dir / "last.pt").is_file() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    process.send_signal(signal.SIGTERM)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 130 and "Traceback" not in stderr
+    assert "the best model so far is" in stderr and "--resume" in stderr
+    assert json.loads((run_dir / "history.json").read_text())  # whole, valid JSON
+    torch.load(run_dir / "model.pt", weights_only=True)
+    assert not list(run_dir.glob("*.partial"))
+
+
+def test_a_label_with_whitespace_is_refused_by_name(tmp_path):
+    from captcha_lib import render
+
+    (tmp_path / "train").mkdir()
+    for name in ("AB1.png", "B A2.png"):
+        render("AB", seed=0).save(tmp_path / "train" / name)
+    assert_clean_failure(cli("train", "--data", tmp_path, "--out", tmp_path / "run"), "B A2.png", "space")

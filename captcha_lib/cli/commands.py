@@ -6,6 +6,7 @@ Imports are inside the functions: `--help` and `predict --onnx` start without to
 from __future__ import annotations
 
 import json
+import sys
 import time
 from dataclasses import fields
 from pathlib import Path
@@ -30,12 +31,19 @@ def run_train(args) -> None:
 
     options = {f.name for f in fields(TrainConfig)}
     given = {name: value for name, value in vars(args).items() if name in options and value is not None}
-    if args.resume:
-        resume_run(args.resume, **given)  # the run's own options, changed by any given here
-        return
-    if not (args.data and args.out):
+    if not (args.resume or (args.data and args.out)):
         raise ConfigError("train needs --data DIR and --out RUN_DIR (or --resume RUN_DIR)")
-    train_run(TrainConfig.recipe(given.pop("model", DEFAULT_MODEL), **given))
+    try:
+        if args.resume:
+            resume_run(args.resume, **given)  # the run's own options, changed by any given here
+        else:
+            train_run(TrainConfig.recipe(given.pop("model", DEFAULT_MODEL), **given))
+    except KeyboardInterrupt:
+        run_dir = Path(args.resume or args.out)
+        if (run_dir / "last.pt").is_file():
+            print(f"stopped: the best model so far is {run_dir / 'model.pt'}; `python -m captcha_lib train --resume "
+                  f"{run_dir}` continues from the last finished epoch", file=sys.stderr)
+        raise
 
 
 def run_pretrain(args) -> None:

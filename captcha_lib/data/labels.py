@@ -55,6 +55,9 @@ class Labeller:
             text = label_from_path(path)
         if not text:
             raise DataError(f"{path} has no label: its name must start with the text, like 8AE5T.png")
+        if any(c.isspace() or not c.isprintable() for c in text):
+            raise DataError(f"{path}: its label {text!r} holds a space, tab, line break or control character; "
+                            f"a label is printable characters only (they are written to TSV files)")
         return text.lower() if self.ignore_case else text
 
     def paths(self) -> list[Path]:
