@@ -21,7 +21,7 @@ import torch
 
 from ..data.labels import FILE_NAMES, Labeller, list_images
 from ..decoding.calibration import calibrate
-from ..errors import CheckpointError, DataError
+from ..errors import CheckpointError, ConfigError, DataError
 from ..files import atomic_path, write_text
 from ..model.checkpoint import read_checkpoint
 from .reader import Reader
@@ -30,6 +30,8 @@ from .reader import Reader
 def calibrate_checkpoint(checkpoint_path: str | Path, paths: Sequence[str | Path], labeller: Labeller = FILE_NAMES,
                          target_accuracy: float = 0.99, reader: Reader | None = None) -> dict:
     """Fit temperature and threshold on labelled `paths`; write them into the checkpoint; return them."""
+    if not (isinstance(target_accuracy, (int, float)) and 0 < target_accuracy <= 1):
+        raise ConfigError(f"target accuracy must be a fraction above 0 and at most 1, got {target_accuracy!r}")
     if not paths:
         raise DataError("calibration needs labelled images the model did not train on; none were given")
     reader = reader or Reader.from_checkpoint(checkpoint_path)
@@ -51,6 +53,8 @@ def label_folder(checkpoint_path: str | Path, in_dir: str | Path, out_dir: str |
     `threshold`: accept reads at or above this confidence (default: the checkpoint's
     calibrated one). Paths in both files are relative to `out_dir`, as `--labels` reads them.
     Returns {"images", "accepted", "review", "threshold"}."""
+    if threshold is not None and not (isinstance(threshold, (int, float)) and 0 <= threshold <= 1.01):
+        raise ConfigError(f"threshold must be a confidence from 0 to 1, got {threshold!r}")
     reader = reader or Reader.from_checkpoint(checkpoint_path)
     if threshold is None:
         calibration = reader.metadata.get("calibration")

@@ -8,6 +8,7 @@ pickled a LabelEncoder next to the weights instead; unpickling runs arbitrary co
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
 
 import torch
@@ -47,16 +48,25 @@ def _plain(data: dict) -> dict:
     return json.loads(json.dumps(data))
 
 
+def safe_load(path: Path, what: str = "checkpoint"):
+    """torch.load with weights_only=True (no code runs), quietly; a CheckpointError naming the file."""
+    try:
+        with warnings.catch_warnings():  # torch warns about pickle protocols of foreign files
+            warnings.simplefilter("ignore")
+            return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - torch.load raises many types on foreign bytes (even KeyError)
+        text = str(exc).strip()
+        reason = ("it holds objects other than tensors and plain data, which weights_only=True refuses to run"
+                  if "Weights only load failed" in text else text.splitlines()[0] if text else type(exc).__name__)
+        raise CheckpointError(f"{path} is not a captcha_lib {what} ({reason})") from None
+
+
 def read_checkpoint(path: str | Path) -> dict:
     """The checkpoint's dict, checked, or a CheckpointError that names the file."""
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"checkpoint {path} does not exist")
-    try:
-        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # noqa: BLE001 - torch.load raises many types on foreign bytes (even KeyError)
-        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise CheckpointError(f"{path} is not a captcha_lib checkpoint (torch.load failed: {first_line})") from None
+    checkpoint = safe_load(path, "checkpoint")
     if not isinstance(checkpoint, dict) or checkpoint.get("format") != FORMAT:
         raise CheckpointError(f"{path} is not a captcha_lib checkpoint (a bare state_dict or another "
                               f"program's file); train one with `python -m captcha_lib train`")

@@ -15,7 +15,6 @@ import os
 from dataclasses import replace
 from pathlib import Path
 
-import torch
 from torch.utils.data import DistributedSampler
 
 from ..data.datasets import CaptchaDataset, datasets_from_paths, make_loader
@@ -27,6 +26,7 @@ from ..data.vocab import Vocabulary, parse_length
 from ..errors import CheckpointError, ConfigError, DataError
 from ..files import write_json
 from ..model.build import build_model, count_parameters, resolve_device, time_steps
+from ..model.checkpoint import safe_load
 from ..model.ctc import min_time_steps
 from ..model.transfer import architecture_of, initialise_from, read_init
 from . import distributed
@@ -64,10 +64,7 @@ def read_state(run_dir: str | Path) -> dict:
     path = Path(run_dir) / "last.pt"
     if not path.is_file():
         raise CheckpointError(f"{run_dir} has no last.pt to resume from (a run writes it after its first epoch)")
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # noqa: BLE001 - torch.load raises many types on foreign bytes
-        raise CheckpointError(f"{path} is not a captcha_lib training state ({type(exc).__name__})") from None
+    state = safe_load(path, "training state")
     if not isinstance(state, dict) or state.get("format") != "captcha_lib.training_state":
         raise CheckpointError(f"{path} is not a captcha_lib training state")
     return state
@@ -215,15 +212,13 @@ def _with_extra_labels(train_paths: list[Path], labeller, config: TrainConfig):
 
 
 def _check_writable(out_dir: Path) -> None:
-    """The run folder can be written, checked before the first epoch rather than after it."""
+    """The run folder can be made and written, checked before the first epoch (it is made
+    by the first write, so a run refused for its data leaves no folder behind)."""
     if out_dir.exists() and not out_dir.is_dir():
         raise ConfigError(f"run folder {out_dir} is a file; give a folder for model.pt and history.json")
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise ConfigError(f"cannot create run folder {out_dir} ({exc.strerror})") from None
-    if not os.access(out_dir, os.W_OK | os.X_OK):
-        raise ConfigError(f"run folder {out_dir} is not writable")
+    existing = next(p for p in [out_dir, *out_dir.parents, Path(".")] if p.exists())
+    if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
+        raise ConfigError(f"cannot write the run folder {out_dir}: {existing} is not a writable folder")
 
 
 # The coarse head reads k timesteps as one: the smallest k (at least 2) that leaves the median

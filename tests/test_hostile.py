@@ -1,0 +1,115 @@
+"""The hostile-input sweep: bad options, files and checkpoints through the real command line.
+
+Every probe must end with exit status 2, one `error:` line naming what is wrong, no
+traceback, and nothing half-written left behind.
+"""
+
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from captcha_lib import render
+
+# (command line with placeholders, a fragment the one-line message must hold)
+PROBES = [
+    ("generate --train -5 --out {tmp}/g", "--train"),
+    ("generate --val x --out {tmp}/g", "--val"),
+    ("generate --length 500 --out {tmp}/g", "length"),
+    ("generate --length 0 --out {tmp}/g", "length"),
+    ("generate --alphabet A_B --out {tmp}/g", "alphabet"),
+    ("generate --style neon --out {tmp}/g", "--style"),
+    ("generate --workers 0 --out {tmp}/g", "--workers"),
+    ("generate --out {file} --train 2", "is a file"),
+    ("train --data {data} --out {tmp}/r --epochs 0", "epochs"),
+    ("train --data {data} --out {tmp}/r --lr -1", "lr"),
+    ("train --data {data} --out {tmp}/r --lr nan", "lr"),
+    ("train --data {data} --out {tmp}/r --lr inf", "lr"),
+    ("train --data {data} --out {tmp}/r --batch-size 0", "batch_size"),
+    ("train --data {data} --out {tmp}/r --device bogus", "device"),
+    ("train --data {data} --out {tmp}/r --workers -1", "workers"),
+    ("train --data {data} --out {tmp}/r --max-minutes -1", "max_minutes"),
+    ("train --data {data} --out {tmp}/r --steps -3", "steps"),
+    ("train --data {data} --out {tmp}/r --image-size 0x0", "image size"),
+    ("train --data {data} --out {tmp}/r --val-fraction 2", "val_fraction"),
+    ("train --data {data} --out {tmp}/r --schedule linear", "--schedule"),
+    ("train --data {data} --out {tmp}/r --model resnet", "--model"),
+    ("train --data {data} --out {tmp}/r --time-stride 3", "--time-stride"),
+    ("train --data {data} --out {tmp}/r --coarse-factor 1", "coarse_factor"),
+    ("train --data {data} --out {tmp}/r --target-accuracy 2", "target_accuracy"),
+    ("train --data {data} --out {tmp}/r --labels {tmp}/none.tsv", "none.tsv"),
+    ("train --data {data} --out {tmp}/r --label-pattern (", "pattern"),
+    ("train --data {data} --out {tmp}/r --init {tmp}/none.pt", "none.pt"),
+    ("train --data {data} --out {tmp}/r --init {garbage}", "garbage.pt"),
+    ("train --data {data} --out {file}", "is a file"),
+    ("train --data {tmp}/none --out {tmp}/r", "does not exist"),
+    ("train --data {empty} --out {tmp}/r", "has no images"),
+    ("train --data {data} --out {run}", "already holds a trained model"),
+    ("train --resume {tmp}/none", "no last.pt"),
+    ("predict --checkpoint {ckpt} --batch-size 0 {image}", "--batch-size"),
+    ("predict --checkpoint {ckpt} --batch-size -1 {image}", "--batch-size"),
+    ("predict --checkpoint {ckpt} --decoder bogus {image}", "decoder"),
+    ("predict --checkpoint {ckpt} --decoder constrained --decode-alphabet ?! {image}", "?"),
+    ("predict --checkpoint {ckpt} {tmp}/none.png", "does not exist"),
+    ("predict --checkpoint {ckpt} {corrupt}", "ABC.png"),
+    ("predict --checkpoint {garbage} {image}", "garbage.pt"),
+    ("predict --checkpoint {crafted_no_vocabulary} {image}", "no_vocabulary.pt"),
+    ("predict --checkpoint {crafted_model} {image}", "unknown model"),
+    ("predict --checkpoint {crafted_size} {image}", "image_size"),
+    ("predict --checkpoint {crafted_version} {image}", "version"),
+    ("predict --checkpoint {crafted_hidden} {image}", "hidden_size"),
+    ("evaluate --checkpoint {ckpt} --data {data} --batch-size 0", "--batch-size"),
+    ("evaluate --checkpoint {ckpt} --data {data} --errors {tmp}", "is a folder"),
+    ("evaluate --checkpoint {ckpt} --data {tmp}/none", "does not exist"),
+    ("export --checkpoint {ckpt} --out {tmp}", "is a folder"),
+    ("export --checkpoint {garbage} --out {tmp}/m.onnx", "garbage.pt"),
+    ("calibrate --checkpoint {ckpt} --data {data} --target-accuracy 0", "target accuracy"),
+    ("label --checkpoint {ckpt} --in {tmp}/none --out {tmp}/l", "does not exist"),
+    ("label --checkpoint {ckpt} --in {empty} --out {tmp}/l", "has no images"),
+    ("label --checkpoint {ckpt} --in {data}/val --out {tmp}/l --threshold 7", "threshold"),
+    ("serve --checkpoint {ckpt} --port 99999", "port"),
+    ("serve --checkpoint {ckpt} --port 0", "--port"),
+    ("serve --checkpoint {ckpt} --request-timeout 0", "--request-timeout"),
+    ("serve --checkpoint {ckpt} --max-connections 0", "--max-connections"),
+    ("serve --checkpoint {garbage}", "garbage.pt"),
+    ("pretrain --steps 0 --out {tmp}/p", "--steps"),
+    ("pretrain --out {file}", "is a file"),
+]
+
+
+@pytest.fixture(scope="module")
+def places(tiny_dataset, trained_checkpoint, tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("hostile")
+    (tmp / "empty").mkdir()
+    (tmp / "a_file").write_text("not a folder")
+    (tmp / "garbage.pt").write_bytes(b"\x80\x04 not a checkpoint")
+    (tmp / "ABC.png").write_bytes(b"\x89PNG\r\n\x1a\n broken")
+    image = tmp / "7AB.png"
+    render("7AB", seed=1).save(image)
+    good = torch.load(trained_checkpoint, weights_only=True)
+    crafted = {"no_vocabulary": lambda c: c.pop("vocabulary"), "model": lambda c: c.update(model_name="resnet"),
+               "size": lambda c: c.update(image_size=[0, 0]), "version": lambda c: c.update(version="2"),
+               "hidden": lambda c: c["model_config"].update(hidden_size=10**7)}
+    paths = {}
+    for name, change in crafted.items():
+        checkpoint = torch.load(trained_checkpoint, weights_only=True)
+        change(checkpoint)
+        torch.save(checkpoint, tmp / f"{name}.pt")
+        paths[f"crafted_{name}"] = tmp / f"{name}.pt"
+    assert good["format"] == "captcha_lib.checkpoint"
+    return {"tmp": tmp, "data": tiny_dataset, "ckpt": trained_checkpoint, "run": trained_checkpoint.parent,
+            "file": tmp / "a_file", "empty": tmp / "empty", "garbage": tmp / "garbage.pt", "corrupt": tmp / "ABC.png",
+            "image": image, **paths}
+
+
+@pytest.mark.parametrize("probe, fragment", PROBES, ids=[p for p, _ in PROBES])
+def test_bad_input_is_one_line_exit_2_and_leaves_nothing(probe, fragment, places):
+    before = {p for p in places["tmp"].rglob("*")}
+    args = [part.format(**places) for part in probe.split()]
+    result = subprocess.run([sys.executable, "-m", "captcha_lib", *args], capture_output=True, text=True, timeout=120)
+    message = result.stderr.strip()
+    assert result.returncode == 2, (result.returncode, message[-2000:])
+    assert "Traceback" not in result.stderr and len(message.splitlines()) == 1, message
+    assert message.startswith("error: ") and fragment in message, message
+    assert {p for p in places["tmp"].rglob("*")} == before  # nothing made, nothing half-written
