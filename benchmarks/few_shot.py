@@ -22,7 +22,6 @@ draws the curve (`--figure`).
 from __future__ import annotations
 
 import argparse
-import random
 import statistics
 import sys
 import tempfile
@@ -30,7 +29,7 @@ import time
 from pathlib import Path
 
 from captcha_lib import Reader, TrainConfig, label_from_path, list_images, parse_decoder, train_run
-from captcha_lib.training.pretrain import PRETRAINED_PATH
+from captcha_lib.course.fewshot import labelled_subset
 
 from machine import describe  # benchmarks/machine.py
 from real_data import ddddocr_reads
@@ -38,28 +37,16 @@ from real_data import ddddocr_reads
 METHODS = ("scratch", "fine-tune", "fine-tune + unlabelled")
 
 
-def subset(data: Path, size: int | None, seed: int, into: Path) -> tuple[Path, Path]:
-    """(labelled folder, unlabelled folder) of symlinks: `size` images of DIR/train and the rest."""
-    paths = list_images(data / "train")
-    random.Random(seed).shuffle(paths)
-    size = len(paths) if size is None else size
-    for name, chosen in (("labelled", paths[:size]), ("unlabelled", paths[size:])):
-        (into / name).mkdir(parents=True)
-        for path in chosen:
-            (into / name / path.name).symlink_to(path.resolve())
-    return into / "labelled", into / "unlabelled"
-
-
 def accuracy(reader: Reader, paths: list[Path]) -> float:
     return sum(text == label_from_path(p) for text, p in zip(reader.predict(paths), paths)) / len(paths)
 
 
 def train_and_read(method: str, labelled: Path, unlabelled: Path, out: Path, seed: int, minutes: float,
-                   val_paths: list[Path]) -> tuple[float, float]:
+                   val_paths: list[Path], pseudo_rounds: int) -> tuple[float, float]:
     """(accuracy on DIR/val, CPU minutes) of one training run."""
     options = {"init": "pretrained"} if method != "scratch" else {}
     if method == "fine-tune + unlabelled" and any(unlabelled.iterdir()):
-        options["unlabelled"] = str(unlabelled)
+        options.update(unlabelled=str(unlabelled), pseudo_rounds=pseudo_rounds)
     config = TrainConfig.recipe("crnn", data=str(labelled), out=str(out), seed=seed, val_fraction=0.2,
                                 max_minutes=minutes, progress=False, device="cpu", **options)
     start = time.process_time()
@@ -75,6 +62,7 @@ def main(argv=None) -> int:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--methods", nargs="+", default=list(METHODS), choices=METHODS)
     parser.add_argument("--minutes", type=float, default=5.0, help="wall-clock cap per training run (default: 5)")
+    parser.add_argument("--pseudo-rounds", type=int, default=2, help="pseudo-label rounds after the first training")
     parser.add_argument("--ddddocr-python", help="a Python with ddddocr installed, for the zero-training baseline")
     parser.add_argument("--figure", type=Path, default=Path("few_shot.png"), help="where to draw the curve")
     args = parser.parse_args(argv)
@@ -85,7 +73,7 @@ def main(argv=None) -> int:
           f"| cap {args.minutes} min a run | {describe()}")
 
     baselines = {}
-    pretrained = Reader.from_checkpoint(PRETRAINED_PATH)
+    pretrained = Reader.from_pretrained()
     baselines["pretrained, as read"] = accuracy(pretrained, val_paths)
     pretrained.decoder = pretrained.fit_decoder(parse_decoder("constrained:8", alphabet=alphabet))
     baselines[f"pretrained, alphabet {alphabet}"] = accuracy(pretrained, val_paths)
@@ -101,12 +89,12 @@ def main(argv=None) -> int:
     for size in sizes:
         for seed in args.seeds:
             with tempfile.TemporaryDirectory() as scratch:
-                labelled, unlabelled = subset(args.data, size, seed, Path(scratch))
+                labelled, unlabelled = labelled_subset(args.data, size, seed, Path(scratch) / "data")
                 for method in args.methods:
                     if method == "fine-tune + unlabelled" and size is None:
                         continue  # no unlabelled images left
                     result = train_and_read(method, labelled, unlabelled, Path(scratch) / method.replace(" ", ""),
-                                            seed, args.minutes, val_paths)
+                                            seed, args.minutes, val_paths, args.pseudo_rounds)
                     results.setdefault((method, size), []).append(result)
                     print(f"{method:24} {size or 'all':>8} {seed:4d} {result[0]:8.2%} {result[1]:8.2f}", flush=True)
 

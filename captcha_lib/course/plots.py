@@ -63,3 +63,35 @@ def plot_timestep_probabilities(image, probabilities: np.ndarray, characters: st
         ax_probs.text(t, -0.9, classes[c], ha="center", va="bottom", family="monospace", fontsize=9, clip_on=False)
     fig.tight_layout()
     return fig
+
+
+def plot_reliability(curves: dict[str, list[dict]], title: str = "Reliability"):
+    """Accuracy against mean confidence per bin (`decoding.calibration.reliability`), one line
+    per curve; the diagonal is perfect calibration, and a line under it is over-confident."""
+    fig, ax = plt.subplots(figsize=(4.2, 4))
+    ax.plot([0, 1], [0, 1], ":", color="grey", label="calibrated")
+    for name, bins in curves.items():
+        ax.plot([b["confidence"] for b in bins], [b["accuracy"] for b in bins], "o-", label=name)
+        for b in bins:
+            ax.annotate(str(b["count"]), (b["confidence"], b["accuracy"]), fontsize=7, xytext=(3, -9),
+                        textcoords="offset points")
+    ax.set(xlabel="mean confidence in the bin", ylabel="share of reads right", xlim=(0, 1.02), ylim=(0, 1.02),
+           title=title)
+    ax.legend(fontsize=8, loc="upper left")
+    fig.tight_layout()
+    return fig
+
+
+def plot_few_shot(curves: dict[str, dict[int, float]], baselines: dict[str, float] = {}, title: str = ""):
+    """Validation accuracy against the number of labelled images, one line per method."""
+    fig, ax = plt.subplots(figsize=(6, 3.6))
+    for name, points in curves.items():
+        ax.plot(list(points), list(points.values()), "o-", label=name)
+    for (name, value), style in zip(baselines.items(), (":", "--", "-.")):
+        ax.axhline(value, linestyle=style, color="grey", label=name)
+    ax.set(xscale="log", xlabel="labelled images", ylabel="val sequence accuracy", ylim=(-0.02, 1.02), title=title)
+    ax.set_xticks(sorted({n for points in curves.values() for n in points}))
+    ax.get_xaxis().set_major_formatter(plt.ScalarFormatter())
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig

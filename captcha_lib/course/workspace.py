@@ -47,6 +47,16 @@ class Workspace:
         return 1.5 if self.fast else 5.0
 
     @property
+    def fine_tune_steps(self) -> int:
+        """Notebook 08: optimiser steps of each few-label run."""
+        return 150 if self.fast else 600
+
+    @property
+    def few_shot_sizes(self) -> tuple[int, ...]:
+        """Notebook 08: the numbers of labelled images its curve is drawn at."""
+        return (25, 100) if self.fast else (25, 50, 100, 200)
+
+    @property
     def plateau_minutes(self) -> float:
         """The reference-against-default demonstration in notebook 03."""
         return 0.75 if self.fast else 1.5

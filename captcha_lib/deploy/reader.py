@@ -2,6 +2,7 @@
 
     reader = Reader.from_checkpoint("runs/default/model.pt")   # PyTorch
     reader = Reader.from_onnx("model.onnx")                    # onnxruntime, no torch
+    reader = Reader.from_pretrained()                          # the reader the package ships
     reader.predict(["8AE5T.png"])         # -> ["8AE5T"]
     reader.read(["8AE5T.png"])            # -> [Reading(text="8AE5T", confidence=0.998)]
 
@@ -52,6 +53,13 @@ class Reader:
         from .torch_reader import TorchReader
 
         return TorchReader.load(path, device=device, batch_size=batch_size, decoder=decoder)
+
+    @staticmethod
+    def from_pretrained(device: str = "cpu", batch_size: int = READ_BATCH_SIZE, decoder: Decoder | str = GREEDY) -> Reader:
+        """The general reader the package ships (every digit and ASCII letter), with no training."""
+        from ..training.pretrain import pretrained_path
+
+        return Reader.from_checkpoint(pretrained_path(), device=device, batch_size=batch_size, decoder=decoder)
 
     @staticmethod
     def from_onnx(path: str | Path, batch_size: int = READ_BATCH_SIZE, decoder: Decoder | str = GREEDY,

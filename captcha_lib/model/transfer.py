@@ -69,10 +69,7 @@ def initialise_from(model: nn.Module, vocabulary: Vocabulary, checkpoint: dict, 
 def read_init(init: str | Path) -> tuple[dict, Path]:
     """(checkpoint dict, its path) for `train --init`: "pretrained" is the shipped reader."""
     if str(init) == "pretrained":
-        from ..training.pretrain import PRETRAINED_PATH
+        from ..training.pretrain import pretrained_path
 
-        if not PRETRAINED_PATH.is_file():
-            raise CheckpointError(f"this install has no pretrained reader ({PRETRAINED_PATH}); make it with "
-                                  f"`python -m captcha_lib pretrain --ship`")
-        init = PRETRAINED_PATH
+        init = pretrained_path()
     return read_checkpoint(init), Path(init)
