@@ -28,7 +28,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from captcha_lib import Reader, TrainConfig, label_from_path, list_images, parse_decoder, train_run
+from captcha_lib import (Reader, TrainConfig, label_from_path, list_images, parse_decoder, sequence_accuracy,
+                         train_run)
 from captcha_lib.course.fewshot import labelled_subset
 
 from machine import describe  # benchmarks/machine.py
@@ -38,7 +39,7 @@ METHODS = ("scratch", "fine-tune", "fine-tune + unlabelled")
 
 
 def accuracy(reader: Reader, paths: list[Path]) -> float:
-    return sum(text == label_from_path(p) for text, p in zip(reader.predict(paths), paths)) / len(paths)
+    return sequence_accuracy(reader.predict(paths), [label_from_path(p) for p in paths])
 
 
 def train_and_read(method: str, labelled: Path, unlabelled: Path, out: Path, seed: int, minutes: float,
@@ -112,23 +113,17 @@ def main(argv=None) -> int:
 
 
 def draw(results, baselines, sizes, methods, train_size, figure: Path) -> None:
+    """The median curve of each method, drawn as notebook 08 draws its own (course.plots)."""
     import matplotlib
 
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from captcha_lib.course.plots import plot_few_shot
 
-    fig, ax = plt.subplots(figsize=(7, 4.5))
-    xs = [size or train_size for size in sizes]
-    for method in methods:
-        points = [(x, statistics.median(r[0] for r in results[(method, s)])) for x, s in zip(xs, sizes)
-                  if (method, s) in results]
-        ax.plot(*zip(*points), marker="o", label=method)
-    for (name, value), style in zip(baselines.items(), (":", "--", "-.")):
-        ax.axhline(value, linestyle=style, color="grey", label=f"{name} (no training)")
-    ax.set(xscale="log", xlabel="labelled training images", ylabel="val sequence accuracy (median of seeds)",
-           ylim=(0, 1.02), title="Few labels: from scratch against the pretrained reader")
-    ax.legend(fontsize=8)
-    fig.tight_layout()
+    curves = {method: {size or train_size: statistics.median(r[0] for r in results[(method, size)])
+                       for size in sizes if (method, size) in results} for method in methods}
+    fig = plot_few_shot({m: c for m, c in curves.items() if c},
+                        {f"{name} (no training)": value for name, value in baselines.items()},
+                        title="Few labels: from scratch against the pretrained reader")
     fig.savefig(figure, dpi=110)
     print(f"figure: {figure}")
 
