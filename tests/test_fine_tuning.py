@@ -163,6 +163,26 @@ def test_label_uses_the_calibrated_threshold_and_refuses_an_uncalibrated_model(c
     assert result.returncode == 2 and "calibrate" in result.stderr and "Traceback" not in result.stderr
 
 
+def test_label_lists_unreadable_images_and_reads_the_rest(calibrated, tiny_dataset, tmp_path):
+    import shutil
+
+    folder = tmp_path / "scraped"
+    shutil.copytree(tiny_dataset / "val", folder)
+    good = sorted(folder.iterdir())
+    cut = folder / "cut.png"
+    cut.write_bytes(good[0].read_bytes()[:200])  # a download that stopped early
+    (folder / "page.png").write_bytes(b"<html>not found</html>")  # a web page saved as .png
+    result = cli("label", "--checkpoint", calibrated, "--in", folder, "--out", tmp_path / "out", "--batch-size", 4)
+    assert result.returncode == 0 and "Traceback" not in result.stderr, result.stderr
+    assert "2 images could not be read" in result.stdout
+    rows = (tmp_path / "out" / "unreadable.tsv").read_text().splitlines()
+    assert rows[0] == "path\treason" and sorted(row.split("\t")[0] for row in rows[1:]) == ["../scraped/cut.png",
+                                                                                          "../scraped/page.png"]
+    accepted = (tmp_path / "out" / "labels.tsv").read_text().splitlines()
+    review = (tmp_path / "out" / "review.tsv").read_text().splitlines()[1:]
+    assert len(accepted) + len(review) == len(good)  # every readable image, once
+
+
 def test_training_calibrates_its_model_on_the_val_images(trained_checkpoint, tiny_dataset):
     calibration = torch.load(trained_checkpoint, weights_only=True)["metadata"]["calibration"]
     assert calibration["images"] == len(list_images(tiny_dataset / "val"))

@@ -112,6 +112,9 @@ def run_label(args) -> None:
     print(f"{counts['accepted']} of {counts['images']} images read at confidence >= {counts['threshold']:.4f}: "
           f"{Path(args.out) / 'labels.tsv'}; {counts['review']} to check, least confident first: "
           f"{Path(args.out) / 'review.tsv'}")
+    if counts["unreadable"]:
+        print(f"{counts['unreadable']} images could not be read (damaged or not images): "
+              f"{Path(args.out) / 'unreadable.tsv'}")
 
 
 def run_evaluate(args) -> None:
