@@ -6,6 +6,8 @@ traceback, and nothing half-written left behind.
 
 import subprocess
 import sys
+import time
+from pathlib import Path
 
 import pytest
 import torch
@@ -113,3 +115,42 @@ def test_bad_input_is_one_line_exit_2_and_leaves_nothing(probe, fragment, places
     assert "Traceback" not in result.stderr and len(message.splitlines()) == 1, message
     assert message.startswith("error: ") and fragment in message, message
     assert {p for p in places["tmp"].rglob("*")} == before  # nothing made, nothing half-written
+
+
+def _children(pid: int) -> set[int]:
+    """Live processes whose parent is `pid` (Linux /proc)."""
+    found = set()
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid and fields[0] != "Z":
+            found.add(int(stat.parent.name))
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="parent-death signal is Linux's")
+def test_generate_workers_stop_when_generate_is_killed_with_sigkill(tmp_path):
+    process = subprocess.Popen([sys.executable, "-m", "captcha_lib", "generate", "--out", str(tmp_path / "d"),
+                                "--train", "200000", "--val", "0", "--workers", "2"],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    workers: set[int] = set()
+    while len(workers) < 2 and time.monotonic() < deadline and process.poll() is None:
+        workers |= _children(process.pid)
+        time.sleep(0.1)
+    assert len(workers) >= 2, "the pool never started"
+    process.kill()  # SIGKILL: nothing in generate runs after this
+    process.wait()
+    deadline = time.monotonic() + 15
+    while any(_alive(pid) for pid in workers) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not any(_alive(pid) for pid in workers), "pool workers outlived a killed generate"

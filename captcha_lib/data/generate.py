@@ -22,9 +22,12 @@ make "same seed, same images" true, each image is rendered with a seeded
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import functools
 import os
 import random
+import signal
+import sys
 import threading
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -155,6 +158,17 @@ def _noise_line(image: Image.Image, rng: random.Random) -> Image.Image:
     return image
 
 
+def _die_with_parent(parent_pid: int) -> None:
+    """Pool initializer: on Linux, ask the kernel to stop this worker when the process that
+    started it dies, even by `kill -9` (which the parent cannot catch to stop its pool).
+    SIGKILL, because a worker has nothing to save and inherits the command's SIGTERM handler."""
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError, AttributeError):
+            ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # 1 = PR_SET_PDEATHSIG
+    if os.getppid() != parent_pid:  # the parent died before the request was made
+        os._exit(1)
+
+
 def _render_to_file(job: tuple[str, str, str, str]) -> None:
     text, seed, style, path = job
     render(text, seed, style).save(path)
@@ -200,7 +214,7 @@ def generate_dataset(out_dir: str | Path, n_train: int, n_val: int, seed: int = 
             jobs.append((label, f"{seed}-{split}-{index}", style, str(folder / name)))
     workers = workers or os.cpu_count() or 1
     if workers > 1 and len(jobs) > 200:
-        with ProcessPoolExecutor(workers) as pool:
+        with ProcessPoolExecutor(workers, initializer=_die_with_parent, initargs=(os.getpid(),)) as pool:
             list(pool.map(_render_to_file, jobs, chunksize=64))
     else:
         for job in jobs:
