@@ -4,6 +4,8 @@ Every probe must end with exit status 2, one `error:` line naming what is wrong,
 traceback, and nothing half-written left behind.
 """
 
+import os
+import shutil
 import subprocess
 import sys
 import time
@@ -30,6 +32,9 @@ PROBES = [
     ("train --data {data} --out {tmp}/r --lr inf", "lr"),
     ("train --data {data} --out {tmp}/r --batch-size 0", "batch_size"),
     ("train --data {data} --out {tmp}/r --device bogus", "device"),
+    pytest.param("train --data {data} --out {tmp}/r --device cuda", "no CUDA GPU",
+                 marks=pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a GPU")),
+    ("train --data {damaged} --out {tmp}/r", "{victim} is not a readable image (image file is truncated)"),
     ("train --data {data} --out {tmp}/r --workers -1", "workers"),
     ("train --data {data} --out {tmp}/r --max-minutes -1", "max_minutes"),
     ("train --data {data} --out {tmp}/r --steps -3", "steps"),
@@ -61,6 +66,7 @@ PROBES = [
     ("predict --checkpoint {crafted_size} {image}", "image_size"),
     ("predict --checkpoint {crafted_version} {image}", "version"),
     ("predict --checkpoint {crafted_hidden} {image}", "hidden_size"),
+    ("predict --checkpoint {pickle} {image}", "pickle.pt"),  # code in a pickle: refused, never run
     ("evaluate --checkpoint {ckpt} --data {data} --batch-size 0", "--batch-size"),
     ("evaluate --checkpoint {ckpt} --data {data} --errors {tmp}", "is a folder"),
     ("evaluate --checkpoint {ckpt} --data {tmp}/none", "does not exist"),
@@ -80,6 +86,16 @@ PROBES = [
 ]
 
 
+class _RunsCode:
+    """Unpickling this would run a shell command: a checkpoint must never be loaded that way."""
+
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return os.system, (f"touch {self.marker}",)
+
+
 @pytest.fixture(scope="module")
 def places(tiny_dataset, trained_checkpoint, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("hostile")
@@ -93,7 +109,12 @@ def places(tiny_dataset, trained_checkpoint, tmp_path_factory):
     crafted = {"no_vocabulary": lambda c: c.pop("vocabulary"), "model": lambda c: c.update(model_name="resnet"),
                "size": lambda c: c.update(image_size=[0, 0]), "version": lambda c: c.update(version="2"),
                "hidden": lambda c: c["model_config"].update(hidden_size=10**7)}
-    paths = {}
+    torch.save({"format": "captcha_lib.checkpoint", "model": _RunsCode(tmp / "ran")}, tmp / "pickle.pt")
+    damaged = tmp / "damaged"
+    shutil.copytree(tiny_dataset, damaged)
+    victim = sorted((damaged / "train").iterdir())[0]
+    victim.write_bytes(victim.read_bytes()[:150])
+    paths = {"pickle": tmp / "pickle.pt", "damaged": damaged, "victim": victim.name}
     for name, change in crafted.items():
         checkpoint = torch.load(trained_checkpoint, weights_only=True)
         change(checkpoint)
@@ -105,7 +126,8 @@ def places(tiny_dataset, trained_checkpoint, tmp_path_factory):
             "image": image, **paths}
 
 
-@pytest.mark.parametrize("probe, fragment", PROBES, ids=[p for p, _ in PROBES])
+@pytest.mark.parametrize("probe, fragment", PROBES,
+                         ids=[p.values[0] if hasattr(p, "values") else p[0] for p in PROBES])
 def test_bad_input_is_one_line_exit_2_and_leaves_nothing(probe, fragment, places):
     before = {p for p in places["tmp"].rglob("*")}
     args = [part.format(**places) for part in probe.split()]
@@ -113,7 +135,7 @@ def test_bad_input_is_one_line_exit_2_and_leaves_nothing(probe, fragment, places
     message = result.stderr.strip()
     assert result.returncode == 2, (result.returncode, message[-2000:])
     assert "Traceback" not in result.stderr and len(message.splitlines()) == 1, message
-    assert message.startswith("error: ") and fragment in message, message
+    assert message.startswith("error: ") and fragment.format(**places) in message, message
     assert {p for p in places["tmp"].rglob("*")} == before  # nothing made, nothing half-written
 
 
