@@ -133,3 +133,26 @@ def test_the_coarse_factor_follows_the_width_of_a_character():
     assert torch.isfinite(loss) and model.coarse_output.in_features == 3 * model.hidden_size
     with pytest.raises(ValueError, match="coarse_factor"):
         CRNN(num_characters=5, coarse_factor=1)
+
+
+@pytest.mark.parametrize("options", [{"batch_norm": False}, {"projection": False}, {"residual": False},
+                                     {"projection": False, "residual": False}])
+def test_each_part_of_the_crnn_can_be_taken_out_and_the_checkpoint_remembers(options, tmp_path):
+    from captcha_lib import Vocabulary, load_checkpoint, save_checkpoint
+
+    torch.manual_seed(0)
+    model = CRNN(num_characters=19, **options)
+    if "batch_norm" in options:
+        assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in model.modules())
+    if "projection" in options:
+        assert model.gru.input_size == 64 * 5  # the raw column of conv features
+    logits, loss = model(torch.randn(2, 3, 40, 160), torch.randint(1, 20, (10,)), torch.tensor([5, 5]))
+    assert logits.shape == (20, 2, 20) and torch.isfinite(loss)
+    loss.backward()
+    assert all(p.grad is not None for p in model.parameters() if p.requires_grad)  # every part is used
+    save_checkpoint(tmp_path / "m.pt", model, Vocabulary("23456789abcdefghijk"), (40, 512))
+    loaded = load_checkpoint(tmp_path / "m.pt")[0]
+    assert loaded.config() == model.config()
+    model.eval(), loaded.eval()
+    image = torch.randn(1, 3, 40, 96)
+    assert torch.equal(model(image)[0], loaded(image)[0])

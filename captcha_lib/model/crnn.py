@@ -20,15 +20,16 @@ from .padding import blank_padding, mask_columns, padded_lengths, run_rnn
 TIME_STRIDES = (4, 8, 16)  # input pixels per timestep the CRNN can pool to
 
 
-def _conv_block(in_channels: int, out_channels: int, pool: tuple[int, int] = (2, 2)) -> nn.Sequential:
+def _conv_block(in_channels: int, out_channels: int, pool: tuple[int, int] = (2, 2),
+                batch_norm: bool = True) -> nn.Sequential:
     # BatchNorm keeps activations at a sane scale from the first step, so the GRU gets
     # informative features early and the "predict only blanks" minimum is left quickly.
     # Pooling comes before BatchNorm and ReLU: they then touch a quarter of the values
     # (max-pooling commutes with ReLU), which is most of a CPU's time in this model.
     return nn.Sequential(
-        nn.Conv2d(in_channels, out_channels, kernel_size=3, padding=1, bias=False),
+        nn.Conv2d(in_channels, out_channels, kernel_size=3, padding=1, bias=not batch_norm),
         nn.MaxPool2d(pool),
-        nn.BatchNorm2d(out_channels),
+        nn.BatchNorm2d(out_channels) if batch_norm else nn.Identity(),  # off: notebook 03's ablation
         nn.ReLU(inplace=True),
     )
 
@@ -52,6 +53,11 @@ class CRNN(nn.Module):
       one, pulls the shared features along (on captcha-v2: out of the plateau in 10-11 s
       instead of 33-38 s). Reading uses the main head only;
     * channels-last memory layout: oneDNN's faster CPU kernels (about 1.2x here).
+
+    `batch_norm=False`, `projection=False` and `residual=False` take a part out, for the
+    ablation in notebook 03. Without the projection the GRU reads the raw column features
+    (c3 x H/8 values), and the skip, whose sizes then differ, reaches the classifier through
+    a linear map of them.
     """
 
     name = "crnn"
@@ -59,7 +65,8 @@ class CRNN(nn.Module):
 
     def __init__(self, num_characters: int, channels: tuple[int, int, int] = (16, 32, 64),
                  hidden_size: int = 96, image_height: int = 40, dropout: float = 0.2, residual: bool = True,
-                 time_stride: int = 8, coarse_weight: float = 1.0, coarse_factor: int = 2):
+                 time_stride: int = 8, coarse_weight: float = 1.0, coarse_factor: int = 2,
+                 batch_norm: bool = True, projection: bool = True):
         super().__init__()
         if time_stride not in TIME_STRIDES:
             raise ConfigError(f"time_stride must be one of {', '.join(map(str, TIME_STRIDES))}, got {time_stride!r}")
@@ -73,17 +80,20 @@ class CRNN(nn.Module):
         self.image_height = image_height
         self.dropout = dropout
         self.residual = residual
+        self.batch_norm, self.use_projection = batch_norm, projection
         self.stride = time_stride
         c1, c2, c3 = self.channels
         self.features = nn.Sequential(
-            _conv_block(3, c1),  # (B, c1, H/2, W/2)
-            _conv_block(c1, c2),  # (B, c2, H/4, W/4)
-            _conv_block(c2, c3, pool=(2, time_stride // 4)),  # (B, c3, H/8, W/stride)
+            _conv_block(3, c1, batch_norm=batch_norm),  # (B, c1, H/2, W/2)
+            _conv_block(c1, c2, batch_norm=batch_norm),  # (B, c2, H/4, W/4)
+            _conv_block(c2, c3, pool=(2, time_stride // 4), batch_norm=batch_norm),  # (B, c3, H/8, W/stride)
         )
-        self.projection = nn.Sequential(
-            nn.Linear(c3 * (image_height // 8), hidden_size), nn.ReLU(inplace=True), nn.Dropout(dropout))
-        self.gru = nn.GRU(hidden_size, hidden_size // 2, num_layers=2, bidirectional=True,
+        column = c3 * (image_height // 8)  # values in one column of conv features
+        self.projection = nn.Sequential(nn.Linear(column, hidden_size), nn.ReLU(inplace=True),
+                                        nn.Dropout(dropout)) if projection else nn.Identity()
+        self.gru = nn.GRU(hidden_size if projection else column, hidden_size // 2, num_layers=2, bidirectional=True,
                           dropout=dropout, batch_first=True)
+        self.skip = nn.Linear(column, hidden_size) if residual and not projection else nn.Identity()
         self.output = nn.Sequential(nn.Dropout(dropout), nn.Linear(hidden_size, num_characters + 1))
         if not 2 <= coarse_factor <= 8:
             raise ConfigError(f"coarse_factor must be 2 to 8 timesteps, got {coarse_factor!r}")
@@ -95,7 +105,7 @@ class CRNN(nn.Module):
         return {"num_characters": self.num_characters, "channels": list(self.channels),
                 "hidden_size": self.hidden_size, "image_height": self.image_height, "dropout": self.dropout,
                 "residual": self.residual, "time_stride": self.stride, "coarse_weight": self.coarse_weight,
-                "coarse_factor": self.coarse_factor}
+                "coarse_factor": self.coarse_factor, "batch_norm": self.batch_norm, "projection": self.use_projection}
 
     def forward(self, images, targets=None, target_lengths=None, widths=None):
         lengths = padded_lengths(widths, images.shape[-1], self.stride)  # (B,) timesteps, None if unpadded
@@ -104,9 +114,9 @@ class CRNN(nn.Module):
             x = block(x)  # (B, c1, H/2, W/2), (B, c2, H/4, W/4), (B, c3, H/8, W/stride)
             x = mask_columns(x, None if lengths is None else torch.div(widths.to(x.device), stride, rounding_mode="floor"))
         x = x.permute(0, 3, 1, 2).flatten(2)  # (B, T, c3 * 5): one column per timestep
-        x = self.projection(x)  # (B, T, hidden)
+        x = self.projection(x)  # (B, T, hidden), or (B, T, c3 * 5) without the projection
         context = run_rnn(self.gru, x, lengths)  # (B, T, hidden): both directions concatenated
-        x = x + context if self.residual else context
+        x = self.skip(x) + context if self.residual else context  # (B, T, hidden)
         logits = blank_padding(self.output(x).permute(1, 0, 2), lengths)  # (T, B, num_characters + 1)
         loss = ctc_loss(logits, targets, target_lengths, lengths) if targets is not None else None
         if loss is not None and self.training and self.coarse_weight:

@@ -21,7 +21,7 @@ from .checkpoint import read_checkpoint
 
 CLASS_LAYERS = ("output", "coarse_output")  # modules whose rows are classes (blank first)
 # what must agree for the weights to mean the same thing (the rest, e.g. dropout, may differ)
-ARCHITECTURE = ("channels", "hidden_size", "image_height", "residual", "time_stride")
+ARCHITECTURE = ("channels", "hidden_size", "image_height", "residual", "time_stride", "batch_norm", "projection")
 
 
 def architecture_of(checkpoint: dict) -> dict:
