@@ -67,3 +67,18 @@ def test_ctc_loss_on_cuda():
     logits = torch.randn(12, 2, VOCAB.num_classes, device="cuda")
     loss = ctc_loss(logits, torch.tensor([1, 2, 3]), torch.tensor([2, 1]))
     assert loss.device.type == "cuda" and torch.isfinite(loss)
+
+
+@pytest.mark.parametrize("label", [[1, 2], [1, 1], [2, 1, 2, 2]])
+def test_the_lattice_notebook_02_draws_sums_to_ctc_and_counts_every_alignment(label):
+    import numpy as np
+
+    from captcha_lib.course.diagrams import ctc_lattice
+
+    torch.manual_seed(len(label))
+    logits = torch.randn(9, 1, 3)
+    alpha, beta, total = ctc_lattice(logits.softmax(2)[:, 0].double().numpy(), label)
+    loss = ctc_loss(logits, torch.tensor([label]), torch.tensor([len(label)]))
+    assert np.isclose(-np.log(total) / len(label), loss.item(), rtol=1e-5)
+    assert np.allclose((alpha * beta / total).sum(axis=0), 1.0)  # every path passes one node per timestep
+    assert ctc_lattice(np.ones((4, 3)), [1, 2])[2] == 15  # the 15 alignments of 'AB' listed in notebook 02

@@ -66,3 +66,28 @@ def test_check_threshold(capsys):
     assert not check_threshold(lowest_right_read)
     assert "lets wrong reads in too" in capsys.readouterr().out
     assert not check_threshold(unwritten)
+
+
+def right_warmup(step: int, warmup_steps: int) -> float:
+    return min(1.0, (step + 1) / warmup_steps)
+
+
+def warmup_from_zero(step: int, warmup_steps: int) -> float:  # the first step then changes nothing
+    return min(1.0, step / warmup_steps)
+
+
+def uncapped_warmup(step: int, warmup_steps: int) -> float:
+    return (step + 1) / warmup_steps
+
+
+def test_check_warmup(capsys):
+    from captcha_lib.course.exercises import check_warmup
+    from captcha_lib.training.schedule import warmup_cosine
+
+    assert check_warmup(right_warmup)
+    assert all(abs(right_warmup(s, 100) - warmup_cosine(s, 100, 0.0)) < 1e-12 for s in range(200))  # the library's
+    assert not check_warmup(warmup_from_zero)
+    assert "learning rate of 0" in capsys.readouterr().out
+    assert not check_warmup(uncapped_warmup)
+    assert "cap it" in capsys.readouterr().out
+    assert not check_warmup(unwritten)

@@ -92,3 +92,23 @@ def check_threshold(choose: Callable[[list, list, float], float]) -> bool:
             return _verdict(False, "", f"for confidences {confidences} and target {target} you gave {got!r}, "
                                        f"expected {expected}: {hint}")
     return _verdict(True, f"all {len(THRESHOLD_CASES)} cases pick the threshold that meets the target", "")
+
+
+# (step, warm-up steps, factor): the learning rate's share of its peak during a linear warm-up
+WARMUP_CASES = [(0, 100, 0.01), (49, 100, 0.5), (99, 100, 1.0), (100, 100, 1.0), (5000, 100, 1.0), (0, 1, 1.0)]
+
+
+def check_warmup(warmup: Callable[[int, int], float]) -> bool:
+    """`warmup(step, warmup_steps)`: the factor on the peak learning rate at `step` (counted
+    from 0) of a linear warm-up: (step + 1) / warmup_steps, then 1."""
+    for step, steps, expected in WARMUP_CASES:
+        got, error = _call(warmup, step, steps)
+        if error:
+            return _verdict(False, "", error)
+        if not isinstance(got, (int, float)) or abs(got - expected) > 1e-9:
+            hint = ("with step / warmup_steps the first step has a learning rate of 0 and changes nothing; "
+                    "count the step being taken: (step + 1) / warmup_steps" if step == 0 and got == 0 else
+                    "after the warm-up the factor stays at 1: cap it" if got > 1 else
+                    "rise in a straight line from 1 / warmup_steps at step 0 to 1 at the last warm-up step")
+            return _verdict(False, "", f"warmup({step}, {steps}) gave {got!r}, expected {expected}: {hint}")
+    return _verdict(True, f"all {len(WARMUP_CASES)} steps get the right share of the peak learning rate", "")

@@ -5,7 +5,8 @@ needs a trained model, `ensure_trained()`, which load what an earlier notebook (
 command line) made, or make it now.
 
 `CAPTCHA_FAST=1` (set in CI) shrinks the generated data and the training budgets so the
-whole course re-executes in minutes; every cell still runs. It is read when `workspace()`
+whole course re-executes in minutes; every cell still runs. Budgets are optimiser steps,
+never minutes, so a notebook shows the same on a fast or a slow CPU. It is read when `workspace()`
 is called, not when this module is imported.
 """
 
@@ -43,8 +44,9 @@ class Workspace:
         return self.root / "runs" / ("fast" if self.fast else "course")
 
     @property
-    def train_minutes(self) -> float:
-        return 1.5 if self.fast else 5.0
+    def train_steps(self) -> int:
+        """Optimiser steps of the course's main training run (the default recipe's 5,000)."""
+        return 600 if self.fast else 5000
 
     @property
     def fine_tune_steps(self) -> int:
@@ -57,9 +59,14 @@ class Workspace:
         return (25, 100) if self.fast else (25, 50, 100, 200)
 
     @property
-    def plateau_minutes(self) -> float:
-        """The reference-against-default demonstration in notebook 03."""
-        return 0.75 if self.fast else 1.5
+    def plateau_steps(self) -> int:
+        """Notebook 03: steps of each run in the plateau demonstration and the ablation."""
+        return 150 if self.fast else 400
+
+    @property
+    def ablation_seeds(self) -> tuple[int, ...]:
+        """Notebook 03: the seeds each variant of the ablation is trained with."""
+        return (0,) if self.fast else (0, 1, 2)
 
 
 def workspace() -> Workspace:
@@ -99,7 +106,7 @@ def ensure_standin(style: str = "lines", seed: int = 1) -> Path:
     return data_dir
 
 
-def ensure_trained(model_name: str = "crnn", data_dir: Path | None = None, minutes: float | None = None,
+def ensure_trained(model_name: str = "crnn", data_dir: Path | None = None, steps: int | None = None,
                    seed: int = 0) -> Path:
     """The checkpoint of `model_name` trained on the course data, trained now if missing."""
     from ..training.config import TrainConfig
@@ -111,5 +118,5 @@ def ensure_trained(model_name: str = "crnn", data_dir: Path | None = None, minut
     checkpoint = run_dir / "model.pt"
     if not checkpoint.is_file():
         train_run(TrainConfig.recipe(model_name, data=str(data_dir), out=str(run_dir),
-                                     max_minutes=minutes or ws.train_minutes, seed=seed))
+                                     steps=steps or ws.train_steps, seed=seed))
     return checkpoint
