@@ -92,3 +92,19 @@ def test_a_690x80_captcha_keeps_readable_glyphs():
     image = render("aB3dE5gH", seed=1, style="wide").resize((690, 80))
     resized = resize_image(np.asarray(image.convert("RGB")))
     assert resized.shape == (40, 352, 3)  # the aspect ratio kept: 44 pixels a character, not 19 at 150 wide
+
+
+def test_a_test_split_is_rendered_apart_and_can_be_added_to_an_existing_set(tmp_path):
+    counts = generate_dataset(tmp_path / "a", n_train=12, n_val=6, n_test=6, seed=0, workers=1)
+    assert counts == {"train": 12, "val": 6, "test": 6}
+    test = sorted(p.name for p in list_images(tmp_path / "a" / "test"))
+    val = sorted(p.name for p in list_images(tmp_path / "a" / "val"))
+    assert len(test) == 6 and test != val  # its own labels and images
+    generate_dataset(tmp_path / "b", n_train=12, n_val=6, seed=0, workers=1)
+    assert not (tmp_path / "b" / "test").exists()  # none asked for, no folder
+    before = sorted(p.name for p in list_images(tmp_path / "b" / "train"))
+    generate_dataset(tmp_path / "b", n_train=0, n_val=0, n_test=6, seed=0, workers=1)  # added later
+    assert sorted(p.name for p in list_images(tmp_path / "b" / "test")) == test  # same seed, same test set
+    assert sorted(p.name for p in list_images(tmp_path / "b" / "train")) == before  # left alone
+    with pytest.raises(DataError, match="not empty"):
+        generate_dataset(tmp_path / "b", n_train=0, n_val=0, n_test=6, seed=0, workers=1)

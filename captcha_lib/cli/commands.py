@@ -20,8 +20,9 @@ def run_generate(args) -> None:
 
     start = time.monotonic()
     counts = generate_dataset(args.out, args.train, args.val, seed=args.seed, length=args.length,
-                              alphabet=args.alphabet, style=args.style, workers=args.workers)
-    print(f"wrote {counts['train']} train and {counts['val']} val images to {args.out} "
+                              alphabet=args.alphabet, style=args.style, workers=args.workers, n_test=args.test)
+    test = f" and {counts['test']} test" if counts["test"] else ""
+    print(f"wrote {counts['train']} train, {counts['val']} val{test} images to {args.out} "
           f"in {time.monotonic() - start:.1f}s")
 
 

@@ -121,9 +121,11 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
 
     p = commands.add_parser("generate", help="render a synthetic CAPTCHA data set, offline")
-    p.add_argument("--out", default="Dataset", help="folder to create train/ and val/ in (default: Dataset)")
+    p.add_argument("--out", default="Dataset", help="folder to create train/, val/ (and test/) in (default: Dataset)")
     p.add_argument("--train", type=_count, default=DEFAULT_TRAIN_SIZE, help=f"training images (default: {DEFAULT_TRAIN_SIZE})")
     p.add_argument("--val", type=_count, default=DEFAULT_VAL_SIZE, help=f"validation images (default: {DEFAULT_VAL_SIZE})")
+    p.add_argument("--test", type=_count, default=0,
+                   help="test images, for the figure you report: they choose nothing (default: 0, no test/)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--length", default=None, help=f"label length, or a range like 4-7 (default: the style's; "
                                                   f"{DEFAULT_LENGTH}, or 4-8 for colour and wide)")

@@ -176,8 +176,11 @@ def _render_to_file(job: tuple[str, str, str, str]) -> None:
 
 def generate_dataset(out_dir: str | Path, n_train: int, n_val: int, seed: int = 0,
                      length: int | str | None = None, alphabet: str | None = None,
-                     style: str = "default", workers: int | None = None) -> dict[str, int]:
-    """Write `out_dir/train` and `out_dir/val` with files named by label (`8AE5T.png`).
+                     style: str = "default", workers: int | None = None, n_test: int = 0) -> dict[str, int]:
+    """Write `out_dir/train`, `out_dir/val` and, if `n_test`, `out_dir/test`, files named by
+    label (`8AE5T.png`). Validation chooses the epoch a run keeps; the test images take part
+    in no choice, so their accuracy is the one to report (notebook 05). A split of 0 images
+    leaves its folder as it is, so a test split can be added to an existing set.
 
     `alphabet` and `length` default to the style's (`style_defaults`). A label drawn twice
     gets a suffix (`8AE5T_1.png`). Every image has its own seed, derived from (seed, split,
@@ -188,7 +191,8 @@ def generate_dataset(out_dir: str | Path, n_train: int, n_val: int, seed: int = 
     length = length or style_defaults(style)[1]
     check_alphabet(alphabet)
     parse_length(length)
-    for split, count in (("train", n_train), ("val", n_val)):
+    splits = (("train", n_train), ("val", n_val), ("test", n_test))
+    for split, count in splits:
         if not isinstance(count, int) or count < 0:
             raise ConfigError(f"the number of {split} images must be 0 or more, got {count!r}")
     if workers is not None and workers < 1:
@@ -197,8 +201,10 @@ def generate_dataset(out_dir: str | Path, n_train: int, n_val: int, seed: int = 
     if out_dir.exists() and not out_dir.is_dir():
         raise ConfigError(f"{out_dir} is a file; generate into a folder")
     jobs = []
-    for split, count in (("train", n_train), ("val", n_val)):
+    for split, count in splits:
         folder = out_dir / split
+        if not count and (split == "test" or folder.is_dir()):
+            continue  # nothing asked for this split: no test/ folder, an existing one left alone
         try:
             folder.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -219,4 +225,4 @@ def generate_dataset(out_dir: str | Path, n_train: int, n_val: int, seed: int = 
     else:
         for job in jobs:
             _render_to_file(job)
-    return {"train": n_train, "val": n_val}
+    return {"train": n_train, "val": n_val, "test": n_test}
