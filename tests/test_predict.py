@@ -56,3 +56,26 @@ def test_read_gives_the_same_texts_with_their_confidence(predictor, tiny_dataset
     constrained = Reader.from_checkpoint(predictor.path, batch_size=5,
                                          decoder=Decoder("constrained", 4, min_length=3, max_length=3))
     assert all(len(text) == 3 for text in constrained.predict(paths))
+
+
+def test_the_upload_widget_reads_what_is_uploaded_and_names_what_it_cannot(trained_checkpoint, tiny_dataset):
+    import datetime
+
+    from captcha_lib.course.upload import read_uploads, upload_widget, uploaded_files
+
+    reader = Reader.from_checkpoint(trained_checkpoint)
+    path = list_images(tiny_dataset / "val")[0]
+    png = path.read_bytes()
+    files = [("mine.png", png), ("notes.png", b"not an image")]
+    results = read_uploads(reader, files)
+    assert results[0]["text"] == reader.predict([path])[0] and results[0]["error"] == ""
+    assert results[1]["text"] == "" and "not" in results[1]["error"]
+    # ipywidgets 8's value, and ipywidgets 7's, give the same files
+    v8 = tuple({"name": n, "type": "image/png", "size": len(d), "content": memoryview(d),
+                "last_modified": datetime.datetime.now(datetime.timezone.utc)} for n, d in files)
+    assert uploaded_files(v8) == files
+    assert uploaded_files({n: {"content": d, "metadata": {}} for n, d in files}) == files
+    widget = upload_widget(reader)
+    upload, shown = widget.children
+    upload.value = v8  # what the browser does when files are chosen
+    assert len(shown.children) == 2 and "not" in shown.children[1].value
