@@ -13,6 +13,7 @@ is called, not when this module is imported.
 from __future__ import annotations
 
 import os
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,7 +22,12 @@ from ..data.labels import list_images
 from ..defaults import DEFAULT_TRAIN_SIZE, DEFAULT_VAL_SIZE
 from ..errors import CaptchaError
 
-FAST_TRAIN_SIZE, FAST_VAL_SIZE = 3000, 300
+FAST_TRAIN_SIZE, FAST_VAL_SIZE = 3000, 300  # the test split is as large as val
+SPLITS = ("train", "val", "test")
+# The default CRNN trained by notebook 03's recipe (5,000 steps on `Dataset`), shipped so that
+# notebooks 04-06 need no training on a fresh runtime. Remade by running notebook 03 and
+# copying runs/course/crnn/model.pt here.
+COURSE_CHECKPOINT = Path(__file__).resolve().parent.parent / "pretrained" / "course.pt"
 STANDIN_ALPHABET = "2345678bcdefgmnpwxy"  # the 19 symbols of the widely used real CAPTCHA set
 
 
@@ -78,20 +84,28 @@ def workspace() -> Workspace:
     return Workspace(fast=fast, root=Path("..") if Path.cwd().name == "notebooks" else Path("."))
 
 
-def ensure_dataset(data_dir: Path | None = None, seed: int = 0, small: bool | None = None) -> Path:
-    """The default generated data set (small in fast mode, or when asked), rendered once."""
+def ensure_dataset(data_dir: Path | None = None, seed: int = 0, small: bool | None = None,
+                   splits: tuple[str, ...] = SPLITS) -> Path:
+    """The default generated data set: train/ (learns), val/ (chooses the epoch a run keeps)
+    and test/ (reported; notebook 05), small in fast mode or when asked. The `splits` asked
+    for are rendered once, when missing; a notebook that only reads asks for ("val", "test").
+    A split's images depend only on the seed, so a set rendered in parts equals one made whole."""
     ws = workspace()
     data_dir = Path(data_dir) if data_dir is not None else ws.data_dir
     small = ws.fast if small is None else small
-    try:
-        list_images(data_dir / "train")
-        list_images(data_dir / "val")
-        return data_dir
-    except CaptchaError:
-        pass
-    n_train, n_val = (FAST_TRAIN_SIZE, FAST_VAL_SIZE) if small else (DEFAULT_TRAIN_SIZE, DEFAULT_VAL_SIZE)
-    print(f"rendering {n_train} + {n_val} CAPTCHAs into {data_dir} (once) ...")
-    generate_dataset(data_dir, n_train=n_train, n_val=n_val, seed=seed)
+    sizes = dict(zip(SPLITS, (FAST_TRAIN_SIZE, FAST_VAL_SIZE, FAST_VAL_SIZE) if small else
+                     (DEFAULT_TRAIN_SIZE, DEFAULT_VAL_SIZE, DEFAULT_VAL_SIZE)))
+    missing = {}
+    for split in splits:
+        try:
+            list_images(data_dir / split)
+        except CaptchaError:
+            missing[split] = sizes[split]
+    if missing:
+        print(f"rendering {' + '.join(f'{n} {split}' for split, n in missing.items())} CAPTCHAs into {data_dir} "
+              f"(once) ...")
+        generate_dataset(data_dir, n_train=missing.get("train", 0), n_val=missing.get("val", 0),
+                         n_test=missing.get("test", 0), seed=seed)
     return data_dir
 
 
@@ -108,15 +122,23 @@ def ensure_standin(style: str = "lines", seed: int = 1) -> Path:
 
 def ensure_trained(model_name: str = "crnn", data_dir: Path | None = None, steps: int | None = None,
                    seed: int = 0) -> Path:
-    """The checkpoint of `model_name` trained on the course data, trained now if missing."""
+    """The checkpoint of `model_name` trained on the course data: notebook 03's run if there
+    is one. Before that, the default model on the course data comes from the copy the package
+    ships (`COURSE_CHECKPOINT`, made by notebook 03's recipe), so a later notebook opens in
+    seconds on a fresh runtime; anything else is trained now."""
     from ..training.config import TrainConfig
     from ..training.run import train_run
 
     ws = workspace()
-    data_dir = data_dir or ensure_dataset()
     run_dir = ws.runs_dir / model_name
     checkpoint = run_dir / "model.pt"
-    if not checkpoint.is_file():
-        train_run(TrainConfig.recipe(model_name, data=str(data_dir), out=str(run_dir),
-                                     steps=steps or ws.train_steps, seed=seed))
+    if checkpoint.is_file():
+        return checkpoint
+    if model_name == "crnn" and data_dir is None and COURSE_CHECKPOINT.is_file():
+        print(f"no model trained in {run_dir} yet: using the one the course ships (notebook 03 trains your own)")
+        run_dir.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(COURSE_CHECKPOINT, checkpoint)
+        return checkpoint
+    train_run(TrainConfig.recipe(model_name, data=str(data_dir or ensure_dataset()), out=str(run_dir),
+                                 steps=steps or ws.train_steps, seed=seed))
     return checkpoint
