@@ -91,3 +91,68 @@ def test_check_warmup(capsys):
     assert not check_warmup(uncapped_warmup)
     assert "cap it" in capsys.readouterr().out
     assert not check_warmup(unwritten)
+
+
+def test_check_accuracy(capsys):
+    from captcha_lib.course.exercises import check_accuracy
+
+    assert check_accuracy(lambda reads, truths: sum(r == t for r, t in zip(reads, truths)) / len(truths))
+    per_character = lambda reads, truths: (sum(a == b for r, t in zip(reads, truths) for a, b in zip(r, t))  # noqa: E731
+                                           / sum(len(t) for t in truths))
+    assert not check_accuracy(per_character)
+    assert "counts right characters" in capsys.readouterr().out
+
+
+def test_check_encode(capsys):
+    from captcha_lib.course.exercises import check_encode
+
+    assert check_encode(lambda text, characters: [characters.index(c) + 1 for c in text])
+    assert not check_encode(lambda text, characters: [characters.index(c) for c in text])  # forgets the blank
+    assert "class 0 is the blank" in capsys.readouterr().out
+
+
+def count_by_brute_force(label: str, steps: int) -> int:
+    from itertools import groupby, product
+
+    symbols = "_" + "".join(sorted(set(label)))
+    return sum("".join(s for s, _ in groupby(path)).replace("_", "") == label
+               for path in product(symbols, repeat=steps))
+
+
+def test_check_count_alignments(capsys):
+    import numpy as np
+
+    from captcha_lib.course.diagrams import ctc_lattice
+    from captcha_lib.course.exercises import ALIGNMENT_CASES, check_count_alignments
+
+    for label, steps, expected in ALIGNMENT_CASES:  # the cases agree with CTC's own lattice
+        classes = [ord(c) - ord("A") + 1 for c in label]
+        assert ctc_lattice(np.ones((steps, 4)), classes)[2] == expected == count_by_brute_force(label, steps)
+    assert check_count_alignments(count_by_brute_force)
+
+    def drop_then_merge(label, steps):  # the order the reference notebook used
+        from itertools import groupby, product
+
+        symbols = "_" + "".join(sorted(set(label)))
+        return sum("".join(s for s, _ in groupby("".join(path).replace("_", ""))) == label
+                   for path in product(symbols, repeat=steps))
+
+    assert not check_count_alignments(drop_then_merge)
+    assert "merge repeats first" in capsys.readouterr().out
+
+
+def test_check_batches(capsys):
+    from captcha_lib.course.exercises import check_batches
+
+    assert check_batches(lambda items, size: [items[i:i + size] for i in range(0, len(items), size)])
+    assert not check_batches(lambda items, size: [items[i * size:(i + 1) * size] for i in range(len(items) // size)])
+    assert "last, shorter batch" in capsys.readouterr().out
+
+
+def test_check_shard(capsys):
+    from captcha_lib.course.exercises import check_shard
+
+    assert check_shard(lambda items, rank, world: items[rank::world])
+    chunk = lambda items, rank, world: items[rank * (len(items) // world):(rank + 1) * (len(items) // world)]  # noqa: E731
+    assert not check_shard(chunk)
+    assert "rounds down" in capsys.readouterr().out

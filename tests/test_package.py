@@ -103,6 +103,26 @@ def test_character_confusions():
     assert characters == [] and matrix.shape == (0, 0)
 
 
+def test_an_all_blank_model_is_measured_without_a_crash(tiny_dataset, tmp_path):
+    """Notebook 05's measures on a model stuck on the plateau: every read empty."""
+    import torch
+
+    from captcha_lib import CRNN, Reader, Vocabulary, character_error_rate, list_images, save_checkpoint
+    from captcha_lib import label_from_path, sequence_accuracy
+
+    vocabulary = Vocabulary("".join(sorted({c for p in list_images(tiny_dataset / "train") for c in label_from_path(p)})))
+    model = CRNN(vocabulary.num_characters)
+    with torch.no_grad():
+        model.output[1].bias[0] = 100.0  # the blank wins at every timestep
+    save_checkpoint(tmp_path / "blank.pt", model, vocabulary, (40, 512))
+    paths = list_images(tiny_dataset / "val")
+    reads, truths = Reader.from_checkpoint(tmp_path / "blank.pt").predict(paths), [label_from_path(p) for p in paths]
+    assert set(reads) == {""}
+    assert sequence_accuracy(reads, truths) == 0.0 and character_error_rate(reads, truths) == 1.0
+    characters, matrix = character_confusions(reads, truths)
+    assert characters == [] and matrix.shape == (0, 0)
+
+
 def test_every_module_imports_on_its_own():
     for module in sorted(PACKAGE.rglob("*.py")):
         name = ".".join(module.relative_to(PACKAGE.parent).with_suffix("").parts)

@@ -112,3 +112,106 @@ def check_warmup(warmup: Callable[[int, int], float]) -> bool:
                     "rise in a straight line from 1 / warmup_steps at step 0 to 1 at the last warm-up step")
             return _verdict(False, "", f"warmup({step}, {steps}) gave {got!r}, expected {expected}: {hint}")
     return _verdict(True, f"all {len(WARMUP_CASES)} steps get the right share of the peak learning rate", "")
+
+
+# (reads, truths, sequence accuracy)
+ACCURACY_CASES = [(["8AE5T", "B2C3D"], ["8AE5T", "B2C3D"], 1.0), (["8AE5T", "B2C3X"], ["8AE5T", "B2C3D"], 0.5),
+                  (["8AE5", "", "K7M9P"], ["8AE5T", "ABCDE", "K7M9P"], 1 / 3)]
+
+
+def check_accuracy(accuracy: Callable[[list, list], float]) -> bool:
+    """`accuracy(reads, truths)`: the share of images whose whole text is read right."""
+    for reads, truths, expected in ACCURACY_CASES:
+        got, error = _call(accuracy, list(reads), list(truths))
+        if error:
+            return _verdict(False, "", error)
+        if not isinstance(got, (int, float)) or abs(got - expected) > 1e-9:
+            hint = ("that counts right characters; a CAPTCHA counts only when every character is right"
+                    if isinstance(got, (int, float)) and got > expected else
+                    "count the reads equal to their truth, then divide by the number of images")
+            return _verdict(False, "", f"accuracy({reads}, {truths}) gave {got!r}, expected {expected:.4f}: {hint}")
+    return _verdict(True, f"all {len(ACCURACY_CASES)} cases give the right sequence accuracy", "")
+
+
+# (text, characters, classes): class 0 is CTC's blank, so characters start at 1
+ENCODE_CASES = [("8AE", "38AE", [2, 3, 4]), ("AA", "AB", [1, 1]), ("", "AB", []), ("BA3", "3AB", [3, 2, 1])]
+
+
+def check_encode(encode: Callable[[str, str], list]) -> bool:
+    """`encode(text, characters)`: the class of each character, the blank being class 0."""
+    for text, characters, expected in ENCODE_CASES:
+        got, error = _call(encode, text, characters)
+        if error:
+            return _verdict(False, "", error)
+        if list(got or []) != expected:
+            hint = ("those are positions in `characters`, but class 0 is the blank: add 1"
+                    if list(got or []) == [c - 1 for c in expected] else
+                    "look each character up in `characters` and add 1 (class 0 is the blank)")
+            return _verdict(False, "", f"encode({text!r}, {characters!r}) gave {got!r}, expected {expected}: {hint}")
+    return _verdict(True, f"all {len(ENCODE_CASES)} texts encode to the right classes", "")
+
+
+# (label, timesteps, number of CTC alignments that spell it)
+ALIGNMENT_CASES = [("AB", 4, 15), ("AB", 2, 1), ("AA", 3, 1), ("AA", 4, 5), ("A", 3, 6), ("ABA", 3, 1), ("AA", 1, 0)]
+
+
+def check_count_alignments(count: Callable[[str, int], int]) -> bool:
+    """`count(label, timesteps)`: how many alignments (symbol per timestep, `_` the blank)
+    collapse to `label`: merge repeats, then drop blanks."""
+    for label, steps, expected in ALIGNMENT_CASES:
+        got, error = _call(count, label, steps)
+        if error:
+            return _verdict(False, "", error)
+        if got != expected:
+            hint = ("too many: merge repeats first, then drop blanks, so `A_AB` spells `AAB`, not `AB`; "
+                    "a doubled letter needs a blank between its copies (`A_A`)"
+                    if isinstance(got, int) and got > expected else
+                    "try every string of `timesteps` symbols from `_` and the label's characters, "
+                    "collapse each, and count those that give the label")
+            return _verdict(False, "", f"count({label!r}, {steps}) gave {got!r}, expected {expected}: {hint}")
+    return _verdict(True, f"all {len(ALIGNMENT_CASES)} labels have the right number of alignments", "")
+
+
+# (number of items, batch size): how a list is cut into batches
+BATCH_CASES = [(10, 4), (8, 4), (3, 8), (0, 4), (1, 1)]
+
+
+def check_batches(batches: Callable[[list, int], list]) -> bool:
+    """`batches(items, size)`: the items in order, cut into lists of at most `size`."""
+    for count, size in BATCH_CASES:
+        items = [f"image{i}.png" for i in range(count)]
+        got, error = _call(batches, list(items), size)
+        if error:
+            return _verdict(False, "", error)
+        expected = [items[i:i + size] for i in range(0, count, size)]
+        if [list(b) for b in (got or [])] != expected:
+            flat = [item for b in (got or []) for item in b]
+            hint = ("the last, shorter batch is missing: its images would never be read"
+                    if len(flat) < count else "keep the order, and cut every `size` items")
+            return _verdict(False, "", f"{count} items in batches of {size} gave {got!r}: {hint}")
+    return _verdict(True, f"all {len(BATCH_CASES)} cases cut into the right batches", "")
+
+
+# (number of items, processes)
+SHARD_CASES = [(10, 2), (10, 3), (7, 4), (2, 4), (12, 1)]
+
+
+def check_shard(shard: Callable[[list, int, int], list]) -> bool:
+    """`shard(items, rank, world_size)`: the items process `rank` of `world_size` trains on;
+    together the processes see every item once, and their shares differ by at most one."""
+    for count, world in SHARD_CASES:
+        items = list(range(count))
+        shares = []
+        for rank in range(world):
+            got, error = _call(shard, list(items), rank, world)
+            if error:
+                return _verdict(False, "", error)
+            shares.append(list(got or []))
+        seen = sorted(x for share in shares for x in share)
+        sizes = [len(share) for share in shares]
+        if seen != items or max(sizes) - min(sizes) > 1:
+            hint = ("some items are in no share (a division that rounds down drops the remainder)" if len(seen) < count
+                    else "an item is in two shares" if len(set(seen)) < len(seen) else
+                    "the shares differ by more than one item: give them out in turn (rank, rank + world_size, ...)")
+            return _verdict(False, "", f"{count} items over {world} processes gave {shares}: {hint}")
+    return _verdict(True, f"all {len(SHARD_CASES)} cases give every item to exactly one process, evenly", "")
