@@ -156,3 +156,23 @@ def test_check_shard(capsys):
     chunk = lambda items, rank, world: items[rank * (len(items) // world):(rank + 1) * (len(items) // world)]  # noqa: E731
     assert not check_shard(chunk)
     assert "rounds down" in capsys.readouterr().out
+
+
+def test_checks_take_numbers_and_sequences_in_any_form_and_never_raise(capsys):
+    import numpy as np
+    import torch
+
+    from captcha_lib.course.exercises import (check_accuracy, check_batches, check_encode, check_shard,
+                                              check_warmup)
+
+    assert check_accuracy(lambda reads, truths: torch.tensor([r == t for r, t in zip(reads, truths)]).float().mean())
+    assert check_warmup(lambda step, steps: np.float32(min(1.0, (step + 1) / steps)) * 1.0)
+    assert check_encode(lambda text, characters: torch.tensor([characters.index(c) + 1 for c in text]))
+    assert check_batches(lambda items, size: (items[i:i + size] for i in range(0, len(items), size)))
+    assert check_shard(lambda items, rank, world: np.array(items[rank::world], dtype=int))
+    for check in (check_accuracy, check_warmup):
+        assert not check(lambda *args: None)  # forgot `return`
+        assert not check(lambda *args: "0.5")
+    assert not check_encode(lambda *args: None)
+    assert not check_batches(lambda items, size: ([b for b in items[i:i + size]] for i in range(0, len(items) - size + 1, size)))
+    assert "last, shorter batch" in capsys.readouterr().out

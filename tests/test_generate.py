@@ -105,6 +105,22 @@ def test_a_test_split_is_rendered_apart_and_can_be_added_to_an_existing_set(tmp_
     before = sorted(p.name for p in list_images(tmp_path / "b" / "train"))
     generate_dataset(tmp_path / "b", n_train=0, n_val=0, n_test=6, seed=0, workers=1)  # added later
     assert sorted(p.name for p in list_images(tmp_path / "b" / "test")) == test  # same seed, same test set
+    assert all((tmp_path / "b" / "test" / name).read_bytes() == (tmp_path / "a" / "test" / name).read_bytes()
+               for name in test)  # and the same pixels
     assert sorted(p.name for p in list_images(tmp_path / "b" / "train")) == before  # left alone
     with pytest.raises(DataError, match="not empty"):
         generate_dataset(tmp_path / "b", n_train=0, n_val=0, n_test=6, seed=0, workers=1)
+
+
+@pytest.mark.parametrize("method", ["fork", "forkserver", "spawn"])
+def test_pool_workers_start_under_every_start_method(method, tmp_path):
+    """The parent-death guard must not stop a worker whose parent is a fork server (Python 3.14's default)."""
+    import multiprocessing
+    import os
+    from concurrent.futures import ProcessPoolExecutor
+
+    from captcha_lib.data.generate import _die_with_parent
+
+    context = multiprocessing.get_context(method)
+    with ProcessPoolExecutor(2, mp_context=context, initializer=_die_with_parent, initargs=(os.getpid(),)) as pool:
+        assert list(pool.map(abs, [-1, -2, -3])) == [1, 2, 3]

@@ -137,6 +137,7 @@ def test_bad_input_is_one_line_exit_2_and_leaves_nothing(probe, fragment, places
     assert "Traceback" not in result.stderr and len(message.splitlines()) == 1, message
     assert message.startswith("error: ") and fragment.format(**places) in message, message
     assert {p for p in places["tmp"].rglob("*")} == before  # nothing made, nothing half-written
+    assert not (places["tmp"] / "ran").exists()  # the pickled command never ran
 
 
 def _children(pid: int) -> set[int]:

@@ -33,7 +33,7 @@ def _stage_shapes(model: torch.nn.Module, image_size: tuple[int, int]) -> list[t
     model.eval()
     try:
         with torch.no_grad():
-            model(torch.zeros(1, 3, *image_size))
+            model(torch.zeros(1, 3, *image_size, device=next(model.parameters()).device))
     finally:
         for handle in hooks:
             handle.remove()
@@ -122,8 +122,16 @@ def plot_ctc_trellis(probs, label: str, vocabulary: Vocabulary):
     """CTC's lattice for `label` over T = len(probs) timesteps, shaded by the share of the
     label's probability that passes through each node. Returns (figure, label probability)."""
     probs = np.asarray(probs, dtype=np.float64)
+    if probs.ndim != 2 or not np.allclose(probs.sum(axis=1), 1.0, atol=1e-4):
+        raise ValueError(f"probs must be (T, classes) probabilities, each row summing to 1; got shape {probs.shape} "
+                         f"(softmax the logits first)")
+    if not label:
+        raise ValueError("the lattice of an empty label is a single row of blanks; give at least one character")
     classes = vocabulary.encode(label)
     alpha, beta, total = ctc_lattice(probs, classes)
+    if total == 0:
+        raise ValueError(f"{label!r} cannot be spelled in {len(probs)} timesteps (it needs "
+                         f"{len(label) + sum(a == b for a, b in zip(label, label[1:]))})")
     symbols = ["_"] + [s for c in label for s in (c, "_")]
     extended = [BLANK_INDEX] + [k for c in classes for k in (c, BLANK_INDEX)]
     rows, steps = alpha.shape

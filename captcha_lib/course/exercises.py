@@ -26,6 +26,26 @@ def _verdict(ok: bool, right: str, wrong: str) -> bool:
     return ok
 
 
+def _number(value) -> float | None:
+    """A student's numeric answer as a float (int, numpy scalar, 0-d tensor), or None."""
+    if isinstance(value, (str, bytes)) or value is None:
+        return None
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _list(value) -> list | None:
+    """A student's sequence answer (list, tuple, generator, array, tensor) as a list, or None."""
+    if value is None or isinstance(value, (str, bytes)):
+        return None
+    try:
+        return [item.item() if hasattr(item, "item") else item for item in value]
+    except TypeError:
+        return None
+
+
 def _call(function: Callable, *args):
     try:
         return function(*args), None
@@ -56,11 +76,12 @@ def check_cer(cer: Callable[[str, str], float]) -> bool:
         got, error = _call(cer, read, truth)
         if error:
             return _verdict(False, "", error)
-        if not isinstance(got, (int, float)) or abs(got - expected) > 1e-9:
+        value = _number(got)
+        if value is None or abs(value - expected) > 1e-6:
             positional = sum(a != b for a, b in zip(read.ljust(len(truth)), truth)) / len(truth)
             hint = ("that compares characters by position, so one missing or extra character shifts all the "
                     "rest; count insertions, deletions and substitutions (the edit distance)"
-                    if isinstance(got, (int, float)) and abs(got - positional) < 1e-9 else
+                    if value is not None and abs(value - positional) < 1e-6 else
                     "divide the fewest insertions, deletions and substitutions that turn the read into the "
                     "truth by the truth's length")
             return _verdict(False, "", f"cer({read!r}, {truth!r}) gave {got!r}, expected {expected}: {hint}")
@@ -82,11 +103,12 @@ def check_threshold(choose: Callable[[list, list, float], float]) -> bool:
         got, error = _call(choose, list(confidences), list(correct), target)
         if error:
             return _verdict(False, "", error)
-        if not isinstance(got, (int, float)) or abs(got - expected) > 1e-9:
+        value = _number(got)
+        if value is None or abs(value - expected) > 1e-6:
             lowest_right = min(c for c, ok in zip(confidences, correct) if ok)
             hint = ("that is the least confident right read, but accepting everything above it lets wrong reads "
                     "in too: check the accuracy of all the reads a threshold accepts"
-                    if isinstance(got, (int, float)) and abs(got - lowest_right) < 1e-9 else
+                    if value is not None and abs(value - lowest_right) < 1e-6 else
                     "sort the reads by confidence, most confident first; accept as many as you can while the "
                     "accepted ones stay at least `target` right; a threshold accepts every read tied with it")
             return _verdict(False, "", f"for confidences {confidences} and target {target} you gave {got!r}, "
@@ -105,10 +127,12 @@ def check_warmup(warmup: Callable[[int, int], float]) -> bool:
         got, error = _call(warmup, step, steps)
         if error:
             return _verdict(False, "", error)
-        if not isinstance(got, (int, float)) or abs(got - expected) > 1e-9:
-            hint = ("with step / warmup_steps the first step has a learning rate of 0 and changes nothing; "
-                    "count the step being taken: (step + 1) / warmup_steps" if step == 0 and got == 0 else
-                    "after the warm-up the factor stays at 1: cap it" if got > 1 else
+        value = _number(got)
+        if value is None or abs(value - expected) > 1e-6:
+            hint = ("return a number" if value is None else
+                    "with step / warmup_steps the first step has a learning rate of 0 and changes nothing; "
+                    "count the step being taken: (step + 1) / warmup_steps" if step == 0 and value == 0 else
+                    "after the warm-up the factor stays at 1: cap it" if value > 1 else
                     "rise in a straight line from 1 / warmup_steps at step 0 to 1 at the last warm-up step")
             return _verdict(False, "", f"warmup({step}, {steps}) gave {got!r}, expected {expected}: {hint}")
     return _verdict(True, f"all {len(WARMUP_CASES)} steps get the right share of the peak learning rate", "")
@@ -125,9 +149,10 @@ def check_accuracy(accuracy: Callable[[list, list], float]) -> bool:
         got, error = _call(accuracy, list(reads), list(truths))
         if error:
             return _verdict(False, "", error)
-        if not isinstance(got, (int, float)) or abs(got - expected) > 1e-9:
+        value = _number(got)
+        if value is None or abs(value - expected) > 1e-6:
             hint = ("that counts right characters; a CAPTCHA counts only when every character is right"
-                    if isinstance(got, (int, float)) and got > expected else
+                    if value is not None and value > expected else
                     "count the reads equal to their truth, then divide by the number of images")
             return _verdict(False, "", f"accuracy({reads}, {truths}) gave {got!r}, expected {expected:.4f}: {hint}")
     return _verdict(True, f"all {len(ACCURACY_CASES)} cases give the right sequence accuracy", "")
@@ -143,9 +168,10 @@ def check_encode(encode: Callable[[str, str], list]) -> bool:
         got, error = _call(encode, text, characters)
         if error:
             return _verdict(False, "", error)
-        if list(got or []) != expected:
+        classes = _list(got)
+        if classes != expected:
             hint = ("those are positions in `characters`, but class 0 is the blank: add 1"
-                    if list(got or []) == [c - 1 for c in expected] else
+                    if classes == [c - 1 for c in expected] else
                     "look each character up in `characters` and add 1 (class 0 is the blank)")
             return _verdict(False, "", f"encode({text!r}, {characters!r}) gave {got!r}, expected {expected}: {hint}")
     return _verdict(True, f"all {len(ENCODE_CASES)} texts encode to the right classes", "")
@@ -162,10 +188,11 @@ def check_count_alignments(count: Callable[[str, int], int]) -> bool:
         got, error = _call(count, label, steps)
         if error:
             return _verdict(False, "", error)
-        if got != expected:
+        value = _number(got)
+        if value != expected:
             hint = ("too many: merge repeats first, then drop blanks, so `A_AB` spells `AAB`, not `AB`; "
                     "a doubled letter needs a blank between its copies (`A_A`)"
-                    if isinstance(got, int) and got > expected else
+                    if value is not None and value > expected else
                     "try every string of `timesteps` symbols from `_` and the label's characters, "
                     "collapse each, and count those that give the label")
             return _verdict(False, "", f"count({label!r}, {steps}) gave {got!r}, expected {expected}: {hint}")
@@ -184,21 +211,23 @@ def check_batches(batches: Callable[[list, int], list]) -> bool:
         if error:
             return _verdict(False, "", error)
         expected = [items[i:i + size] for i in range(0, count, size)]
-        if [list(b) for b in (got or [])] != expected:
-            flat = [item for b in (got or []) for item in b]
+        cut = [_list(batch) for batch in _list(got) or []]  # a generator is read once, here
+        if cut != expected:
+            flat = [item for batch in cut for item in batch or []]
             hint = ("the last, shorter batch is missing: its images would never be read"
                     if len(flat) < count else "keep the order, and cut every `size` items")
-            return _verdict(False, "", f"{count} items in batches of {size} gave {got!r}: {hint}")
+            return _verdict(False, "", f"{count} items in batches of {size} gave {cut!r}: {hint}")
     return _verdict(True, f"all {len(BATCH_CASES)} cases cut into the right batches", "")
 
 
-# (number of items, processes)
+# (number of items, processes). Unlike torch's DistributedSampler, which pads with repeated
+# items so every share has the same length, each item goes to exactly one process.
 SHARD_CASES = [(10, 2), (10, 3), (7, 4), (2, 4), (12, 1)]
 
 
 def check_shard(shard: Callable[[list, int, int], list]) -> bool:
     """`shard(items, rank, world_size)`: the items process `rank` of `world_size` trains on;
-    together the processes see every item once, and their shares differ by at most one."""
+    together the processes see every item exactly once, and their shares differ by at most one."""
     for count, world in SHARD_CASES:
         items = list(range(count))
         shares = []
@@ -206,7 +235,7 @@ def check_shard(shard: Callable[[list, int, int], list]) -> bool:
             got, error = _call(shard, list(items), rank, world)
             if error:
                 return _verdict(False, "", error)
-            shares.append(list(got or []))
+            shares.append(_list(got) or [])
         seen = sorted(x for share in shares for x in share)
         sizes = [len(share) for share in shares]
         if seen != items or max(sizes) - min(sizes) > 1:

@@ -21,6 +21,7 @@ from ..data.generate import generate_dataset
 from ..data.labels import list_images
 from ..defaults import DEFAULT_TRAIN_SIZE, DEFAULT_VAL_SIZE
 from ..errors import CaptchaError
+from ..files import atomic_path
 
 FAST_TRAIN_SIZE, FAST_VAL_SIZE = 3000, 300  # the test split is as large as val
 SPLITS = ("train", "val", "test")
@@ -123,9 +124,9 @@ def ensure_standin(style: str = "lines", seed: int = 1) -> Path:
 def ensure_trained(model_name: str = "crnn", data_dir: Path | None = None, steps: int | None = None,
                    seed: int = 0) -> Path:
     """The checkpoint of `model_name` trained on the course data: notebook 03's run if there
-    is one. Before that, the default model on the course data comes from the copy the package
-    ships (`COURSE_CHECKPOINT`, made by notebook 03's recipe), so a later notebook opens in
-    seconds on a fresh runtime; anything else is trained now."""
+    is one. Before that, the default model on the course data (default steps and seed) comes
+    from the copy the package ships (`COURSE_CHECKPOINT`, made by notebook 03's recipe), so a
+    later notebook opens in seconds on a fresh runtime; anything else is trained now."""
     from ..training.config import TrainConfig
     from ..training.run import train_run
 
@@ -134,10 +135,11 @@ def ensure_trained(model_name: str = "crnn", data_dir: Path | None = None, steps
     checkpoint = run_dir / "model.pt"
     if checkpoint.is_file():
         return checkpoint
-    if model_name == "crnn" and data_dir is None and COURSE_CHECKPOINT.is_file():
+    if model_name == "crnn" and data_dir is None and steps is None and seed == 0 and COURSE_CHECKPOINT.is_file():
         print(f"no model trained in {run_dir} yet: using the one the course ships (notebook 03 trains your own)")
         run_dir.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(COURSE_CHECKPOINT, checkpoint)
+        with atomic_path(checkpoint) as partial:  # an interrupted copy never leaves half a model.pt
+            shutil.copyfile(COURSE_CHECKPOINT, partial)
         return checkpoint
     train_run(TrainConfig.recipe(model_name, data=str(data_dir or ensure_dataset()), out=str(run_dir),
                                  steps=steps or ws.train_steps, seed=seed))

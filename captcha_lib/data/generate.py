@@ -165,8 +165,12 @@ def _die_with_parent(parent_pid: int) -> None:
     if sys.platform.startswith("linux"):
         with contextlib.suppress(OSError, AttributeError):
             ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # 1 = PR_SET_PDEATHSIG
-    if os.getppid() != parent_pid:  # the parent died before the request was made
+    try:  # the parent died before the request was made (its pid, not getppid: a forkserver may sit between)
+        os.kill(parent_pid, 0)
+    except ProcessLookupError:
         os._exit(1)
+    except PermissionError:
+        pass  # alive, another user's
 
 
 def _render_to_file(job: tuple[str, str, str, str]) -> None:
@@ -180,7 +184,7 @@ def generate_dataset(out_dir: str | Path, n_train: int, n_val: int, seed: int = 
     """Write `out_dir/train`, `out_dir/val` and, if `n_test`, `out_dir/test`, files named by
     label (`8AE5T.png`). Validation chooses the epoch a run keeps; the test images take part
     in no choice, so their accuracy is the one to report (notebook 05). A split of 0 images
-    leaves its folder as it is, so a test split can be added to an existing set.
+    gets no folder and leaves an existing one as it is, so a split can be added to a set.
 
     `alphabet` and `length` default to the style's (`style_defaults`). A label drawn twice
     gets a suffix (`8AE5T_1.png`). Every image has its own seed, derived from (seed, split,
@@ -203,8 +207,8 @@ def generate_dataset(out_dir: str | Path, n_train: int, n_val: int, seed: int = 
     jobs = []
     for split, count in splits:
         folder = out_dir / split
-        if not count and (split == "test" or folder.is_dir()):
-            continue  # nothing asked for this split: no test/ folder, an existing one left alone
+        if not count:
+            continue  # nothing asked for this split: no folder made, an existing one left alone
         try:
             folder.mkdir(parents=True, exist_ok=True)
         except OSError as exc:

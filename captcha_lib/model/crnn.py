@@ -40,7 +40,7 @@ class CRNN(nn.Module):
     Why each part:
     * three conv blocks with BatchNorm: stable, fast-learning features;
     * three 2x2 poolings: a 200x50 CAPTCHA (160 pixels wide at height 40) gives T = 20
-      timesteps, room for 9-character labels with doubled letters (a blank must separate
+      timesteps, room for 10 characters even if all are the same (a blank must separate
       them), and half the sequential GRU steps of the reference's T = 40;
     * a Linear projection (channels x rows -> `hidden_size`) before the GRU: the GRU reads
       a compact feature instead of hundreds of raw values per step;

@@ -60,8 +60,10 @@ def main() -> int:
         sys.exit(f"error: {args.page} does not exist; build the site first")
     dom = rendered_dom(args.page)
     body = re.search(r"<body[^>]*>", dom).group(0)
-    figures = int(re.search(r'data-figures="(\d+)"', body).group(1))
-    decoded = int(re.search(r'data-figures-decoded="(\d+)"', body).group(1))
+    counts = [re.search(rf'{name}="(\d+)"', body) for name in ("data-figures", "data-figures-decoded")]
+    if not all(counts):
+        sys.exit(f"error: the page did not finish loading in Chromium's time budget: {args.page}")
+    figures, decoded = (int(found.group(1)) for found in counts)
     badge = re.search(r'<a[^>]+href="(https://colab\.research\.google\.com/github/[^"]+)"[^>]*>\s*<img[^>]+'
                       r'colab-badge\.svg', dom)
     problems = []
