@@ -80,5 +80,8 @@ def test_the_lattice_notebook_02_draws_sums_to_ctc_and_counts_every_alignment(la
     alpha, beta, total = ctc_lattice(logits.softmax(2)[:, 0].double().numpy(), label)
     loss = ctc_loss(logits, torch.tensor([label]), torch.tensor([len(label)]))
     assert np.isclose(-np.log(total) / len(label), loss.item(), rtol=1e-5)
+    from captcha_lib.decoding.decoders import text_log_probability
+
+    assert np.isclose(np.log(total), text_log_probability(logits, [label])[0], rtol=1e-6)  # the library's pass
     assert np.allclose((alpha * beta / total).sum(axis=0), 1.0)  # every path passes one node per timestep
     assert ctc_lattice(np.ones((4, 3)), [1, 2])[2] == 15  # the 15 alignments of 'AB' listed in notebook 02

@@ -91,6 +91,10 @@ def plot_architecture(model: torch.nn.Module, image_size: tuple[int, int] = (40,
 def ctc_lattice(probs: np.ndarray, label: list[int]) -> tuple[np.ndarray, np.ndarray, float]:
     """Forward (alpha) and backward (beta) sums over CTC's lattice, in probabilities.
 
+    The library's own forward pass is `decoding.decoders.text_log_probability` (log space,
+    batched, final sum only); this one keeps every node of both passes, for drawing, and
+    gives the same total (tested).
+
     `probs` (T, C) per-timestep class probabilities, `label` the class indices. Rows are the
     extended label: blank, label[0], blank, label[1], ..., blank (2L + 1 rows). Returns
     (alpha, beta), both (2L + 1, T), and the label's probability (the sum over all paths)."""
