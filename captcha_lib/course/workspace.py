@@ -58,7 +58,7 @@ class Workspace:
     @property
     def fine_tune_steps(self) -> int:
         """Notebook 08: optimiser steps of each few-label run."""
-        return 150 if self.fast else 600
+        return 150 if self.fast else 200
 
     @property
     def few_shot_sizes(self) -> tuple[int, ...]:
