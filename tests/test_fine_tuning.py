@@ -253,3 +253,16 @@ def test_corrections_join_the_labels_file_and_read_back(calibrated, tiny_dataset
         add_labels(out / "labels.tsv", {first: "A\tB"})
     widget = review_widget(out / "review.tsv", out / "labels.tsv", count=4)
     assert len(widget.children[1].children) == 4  # four images, each with its box
+
+
+def test_the_few_shot_curve_is_drawn_in_order_of_size():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from captcha_lib.course.plots import plot_few_shot
+
+    # notebook 08 adds its 50-label points first, then 25, 100 and 200
+    figure = plot_few_shot({"fine-tuned": {50: 0.9, 25: 0.8, 100: 0.92, 200: 0.95}}, {"no training": 0.5})
+    line = figure.axes[0].lines[0]
+    assert list(line.get_xdata()) == [25, 50, 100, 200]
+    assert list(line.get_ydata()) == [0.8, 0.9, 0.92, 0.95]

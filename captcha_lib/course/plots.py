@@ -86,12 +86,14 @@ def plot_few_shot(curves: dict[str, dict[int, float]], baselines: dict[str, floa
     """Validation accuracy against the number of labelled images, one line per method."""
     fig, ax = plt.subplots(figsize=(6, 3.6))
     for name, points in curves.items():
-        ax.plot(list(points), list(points.values()), "o-", label=name)
+        sizes = sorted(points)  # in order along the axis, however the points were added
+        ax.plot(sizes, [points[n] for n in sizes], "o-", label=name)
     for (name, value), style in zip(baselines.items(), (":", "--", "-.")):
         ax.axhline(value, linestyle=style, color="grey", label=name)
     ax.set(xscale="log", xlabel="labelled images", ylabel="val sequence accuracy", ylim=(-0.02, 1.02), title=title)
     ax.set_xticks(sorted({n for points in curves.values() for n in points}))
     ax.get_xaxis().set_major_formatter(plt.ScalarFormatter())
+    ax.get_xaxis().set_minor_formatter(plt.NullFormatter())  # only the sizes measured are labelled
     ax.legend(fontsize=8)
     fig.tight_layout()
     return fig
