@@ -17,11 +17,17 @@ Methods:
 Each training run stops at `--minutes` (default 5) of wall clock if its steps last longer.
 It prints per-seed figures, the median over seeds and the CPU minutes of each method, and
 draws the curve (`--figure`).
+
+`--results FILE` keeps every run's figures in a JSON file: a run already in it is not run
+again, so several invocations (or one cut short) add up to one table and one figure, and the
+same command with every run present only prints and draws. A file made with another
+`--minutes` or `--pseudo-rounds` is refused.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
 import sys
 import tempfile
@@ -31,6 +37,7 @@ from pathlib import Path
 from captcha_lib import (Reader, TrainConfig, label_from_path, list_images, parse_decoder, sequence_accuracy,
                          train_run)
 from captcha_lib.course.fewshot import labelled_subset
+from captcha_lib.files import write_json
 
 from machine import describe  # benchmarks/machine.py
 from real_data import ddddocr_reads
@@ -56,6 +63,23 @@ def train_and_read(method: str, labelled: Path, unlabelled: Path, out: Path, see
     return accuracy(Reader.from_checkpoint(out / "model.pt"), val_paths), cpu_minutes
 
 
+def load_results(path: Path | None, settings: dict) -> dict:
+    """{(method, size, seed): (accuracy, CPU minutes)} from a results file made with `settings`."""
+    if path is None or not path.exists():
+        return {}
+    stored = json.loads(path.read_text())
+    if stored["settings"] != settings:
+        raise SystemExit(f"{path} holds runs made with {stored['settings']}, not {settings}: use another file")
+    return {(r["method"], r["size"], r["seed"]): (r["accuracy"], r["cpu_minutes"]) for r in stored["runs"]}
+
+
+def save_results(path: Path | None, settings: dict, done: dict, baselines: dict) -> None:
+    if path is not None:
+        runs = [{"method": m, "size": size, "seed": seed, "accuracy": a, "cpu_minutes": c}
+                for (m, size, seed), (a, c) in done.items()]
+        write_json(path, {"settings": settings, "baselines": baselines, "runs": runs})
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, required=True, help="DIR with train/ and val/")
@@ -66,8 +90,11 @@ def main(argv=None) -> int:
     parser.add_argument("--pseudo-rounds", type=int, default=2, help="pseudo-label rounds after the first training")
     parser.add_argument("--ddddocr-python", help="a Python with ddddocr installed, for the zero-training baseline")
     parser.add_argument("--figure", type=Path, default=Path("few_shot.png"), help="where to draw the curve")
+    parser.add_argument("--results", type=Path, help="a JSON file that keeps every run; runs in it are not repeated")
     args = parser.parse_args(argv)
     sizes = [None if s == "all" else int(s) for s in args.sizes]
+    settings = {"data": args.data.resolve().name, "minutes": args.minutes, "pseudo_rounds": args.pseudo_rounds}
+    done = load_results(args.results, settings)
     val_paths = list_images(args.data / "val")
     alphabet = "".join(sorted({c for p in list_images(args.data / "train") for c in label_from_path(p)}))
     print(f"data {args.data} | {len(val_paths)} val images | sizes {args.sizes} | seeds {args.seeds} "
@@ -82,33 +109,44 @@ def main(argv=None) -> int:
         reads = ddddocr_reads(args.ddddocr_python, val_paths)
         if reads is not None:
             baselines["ddddocr, as read"] = sum(r == label_from_path(p) for r, p in zip(reads, val_paths)) / len(reads)
+    if args.results is not None and args.results.exists():  # e.g. ddddocr, read once from another venv
+        baselines = {**json.loads(args.results.read_text())["baselines"], **baselines}
     for name, value in baselines.items():
         print(f"no training: {name}: {value:.2%}")
 
     print(f"\n{'method':24} {'labelled':>8} {'seed':>4} {'val acc':>8} {'CPU min':>8}")
-    results: dict[tuple[str, int | None], list[tuple[float, float]]] = {}
     for size in sizes:
         for seed in args.seeds:
             with tempfile.TemporaryDirectory() as scratch:
-                labelled, unlabelled = labelled_subset(args.data, size, seed, Path(scratch) / "data")
+                labelled, unlabelled = None, None
                 for method in args.methods:
                     if method == "fine-tune + unlabelled" and size is None:
                         continue  # no unlabelled images left
-                    result = train_and_read(method, labelled, unlabelled, Path(scratch) / method.replace(" ", ""),
-                                            seed, args.minutes, val_paths, args.pseudo_rounds)
-                    results.setdefault((method, size), []).append(result)
-                    print(f"{method:24} {size or 'all':>8} {seed:4d} {result[0]:8.2%} {result[1]:8.2f}", flush=True)
+                    key = (method, size or "all", seed)
+                    if key not in done:
+                        if labelled is None:
+                            labelled, unlabelled = labelled_subset(args.data, size, seed, Path(scratch) / "data")
+                        done[key] = train_and_read(method, labelled, unlabelled, Path(scratch) / method.replace(" ", ""),
+                                                   seed, args.minutes, val_paths, args.pseudo_rounds)
+                        save_results(args.results, settings, done, baselines)
+                    accuracy_, cpu = done[key]
+                    print(f"{method:24} {size or 'all':>8} {seed:4d} {accuracy_:8.2%} {cpu:8.2f}", flush=True)
 
+    # the table and the figure: every run made with these settings, in this file or just now
+    results: dict[tuple[str, int | None], list[tuple[float, float]]] = {}
+    for (method, size, _seed), result in done.items():
+        results.setdefault((method, None if size == "all" else size), []).append(result)
+    all_sizes = sorted({size for _, size in results}, key=lambda n: float("inf") if n is None else n)
     print("\nmedian over seeds: val accuracy (CPU minutes)")
-    print(f"{'method':24} " + " ".join(f"{s:>14}" for s in args.sizes))
-    for method in args.methods:
+    print(f"{'method':24} " + " ".join(f"{s or 'all':>14}" for s in all_sizes))
+    for method in METHODS:
         cells = []
-        for size in sizes:
+        for size in all_sizes:
             runs = results.get((method, size))
             cells.append(f"{statistics.median(r[0] for r in runs):6.1%} ({statistics.median(r[1] for r in runs):4.1f})"
                          if runs else "-")
         print(f"{method:24} " + " ".join(f"{c:>14}" for c in cells))
-    draw(results, baselines, sizes, args.methods, len(list_images(args.data / "train")), args.figure)
+    draw(results, baselines, all_sizes, METHODS, len(list_images(args.data / "train")), args.figure)
     return 0
 
 
