@@ -67,10 +67,16 @@ def load_results(path: Path | None, settings: dict) -> dict:
     """{(method, size, seed): (accuracy, CPU minutes)} from a results file made with `settings`."""
     if path is None or not path.exists():
         return {}
-    stored = json.loads(path.read_text())
-    if stored["settings"] != settings:
-        raise SystemExit(f"{path} holds runs made with {stored['settings']}, not {settings}: use another file")
-    return {(r["method"], r["size"], r["seed"]): (r["accuracy"], r["cpu_minutes"]) for r in stored["runs"]}
+    try:
+        stored = json.loads(path.read_text())
+        made_with = stored["settings"]
+        runs = {(r["method"], r["size"], r["seed"]): (r["accuracy"], r["cpu_minutes"]) for r in stored["runs"]}
+    except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError) as exc:
+        raise SystemExit(f"{path} is not a results file of this benchmark ({type(exc).__name__}: {exc}); "
+                         "give another --results path") from None
+    if made_with != settings:
+        raise SystemExit(f"{path} holds runs made with {made_with}, not {settings}: use another file")
+    return runs
 
 
 def save_results(path: Path | None, settings: dict, done: dict, baselines: dict) -> None:
@@ -110,7 +116,7 @@ def main(argv=None) -> int:
         if reads is not None:
             baselines["ddddocr, as read"] = sum(r == label_from_path(p) for r, p in zip(reads, val_paths)) / len(reads)
     if args.results is not None and args.results.exists():  # e.g. ddddocr, read once from another venv
-        baselines = {**json.loads(args.results.read_text())["baselines"], **baselines}
+        baselines = {**json.loads(args.results.read_text()).get("baselines", {}), **baselines}
     for name, value in baselines.items():
         print(f"no training: {name}: {value:.2%}")
 
