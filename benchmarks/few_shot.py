@@ -63,20 +63,22 @@ def train_and_read(method: str, labelled: Path, unlabelled: Path, out: Path, see
     return accuracy(Reader.from_checkpoint(out / "model.pt"), val_paths), cpu_minutes
 
 
-def load_results(path: Path | None, settings: dict) -> dict:
-    """{(method, size, seed): (accuracy, CPU minutes)} from a results file made with `settings`."""
+def load_results(path: Path | None, settings: dict) -> tuple[dict, dict]:
+    """({(method, size, seed): (accuracy, CPU minutes)}, no-training baselines) from a results
+    file made with `settings`."""
     if path is None or not path.exists():
-        return {}
+        return {}, {}
     try:
         stored = json.loads(path.read_text())
         made_with = stored["settings"]
         runs = {(r["method"], r["size"], r["seed"]): (r["accuracy"], r["cpu_minutes"]) for r in stored["runs"]}
+        stored_baselines = dict(stored.get("baselines", {}))
     except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError) as exc:
         raise SystemExit(f"{path} is not a results file of this benchmark ({type(exc).__name__}: {exc}); "
                          "give another --results path") from None
     if made_with != settings:
         raise SystemExit(f"{path} holds runs made with {made_with}, not {settings}: use another file")
-    return runs
+    return runs, stored_baselines
 
 
 def save_results(path: Path | None, settings: dict, done: dict, baselines: dict) -> None:
@@ -100,7 +102,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     sizes = [None if s == "all" else int(s) for s in args.sizes]
     settings = {"data": args.data.resolve().name, "minutes": args.minutes, "pseudo_rounds": args.pseudo_rounds}
-    done = load_results(args.results, settings)
+    done, stored_baselines = load_results(args.results, settings)
     val_paths = list_images(args.data / "val")
     alphabet = "".join(sorted({c for p in list_images(args.data / "train") for c in label_from_path(p)}))
     print(f"data {args.data} | {len(val_paths)} val images | sizes {args.sizes} | seeds {args.seeds} "
@@ -115,8 +117,7 @@ def main(argv=None) -> int:
         reads = ddddocr_reads(args.ddddocr_python, val_paths)
         if reads is not None:
             baselines["ddddocr, as read"] = sum(r == label_from_path(p) for r, p in zip(reads, val_paths)) / len(reads)
-    if args.results is not None and args.results.exists():  # e.g. ddddocr, read once from another venv
-        baselines = {**json.loads(args.results.read_text()).get("baselines", {}), **baselines}
+    baselines = {**stored_baselines, **baselines}  # e.g. ddddocr, read once from another venv
     for name, value in baselines.items():
         print(f"no training: {name}: {value:.2%}")
 
