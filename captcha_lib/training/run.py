@@ -163,7 +163,14 @@ def _data_and_model(config: TrainConfig, log=print):
         labels = [(worst, f"--length {config.length} (fresh {style!r} data)",
                    render(worst, 0, style, stretch=config.style == "mix").size[::-1]) for style in styles]
     else:
-        vocabulary = vocabulary_from_paths(train_paths, labeller)
+        # Every character of the labels, val's included: a few labels split at random can leave
+        # a character only in val, which then gets its row (read wrong until trained) rather than
+        # stopping the run.
+        vocabulary = vocabulary_from_paths(train_paths + val_paths, labeller)
+        only_in_val = set(vocabulary.characters) - set(vocabulary_from_paths(train_paths, labeller).characters)
+        if only_in_val:
+            log(f"note: {''.join(sorted(only_in_val))!r} only in the val images: no training image teaches "
+                f"{'it' if len(only_in_val) == 1 else 'them'}")
         labels = [(labeller(p), str(p), image_shape(p)) for p in train_paths + val_paths]
     init, architecture = (read_init(config.init) if config.init else None), {}
     if init:  # the checkpoint decides the model, the image height and the stride
