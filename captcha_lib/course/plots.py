@@ -84,7 +84,7 @@ def plot_reliability(curves: dict[str, list[dict]], title: str = "Reliability"):
 
 def plot_few_shot(curves: dict[str, dict[int, float]], baselines: dict[str, float] = {}, title: str = ""):
     """Validation accuracy against the number of labelled images, one line per method."""
-    fig, ax = plt.subplots(figsize=(6, 3.6))
+    fig, ax = plt.subplots(figsize=(8, 3.6))
     for name, points in curves.items():
         sizes = sorted(points)  # in order along the axis, however the points were added
         ax.plot(sizes, [points[n] for n in sizes], "o-", label=name)
@@ -94,6 +94,6 @@ def plot_few_shot(curves: dict[str, dict[int, float]], baselines: dict[str, floa
     ax.set_xticks(sorted({n for points in curves.values() for n in points}))
     ax.get_xaxis().set_major_formatter(plt.ScalarFormatter())
     ax.get_xaxis().set_minor_formatter(plt.NullFormatter())  # only the sizes measured are labelled
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))  # beside the axes: no curve hidden
     fig.tight_layout()
     return fig
