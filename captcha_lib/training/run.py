@@ -163,14 +163,16 @@ def _data_and_model(config: TrainConfig, log=print):
         labels = [(worst, f"--length {config.length} (fresh {style!r} data)",
                    render(worst, 0, style, stretch=config.style == "mix").size[::-1]) for style in styles]
     else:
-        # Every character of the labels, val's included: a few labels split at random can leave
-        # a character only in val, which then gets its row (read wrong until trained) rather than
-        # stopping the run.
-        vocabulary = vocabulary_from_paths(train_paths + val_paths, labeller)
+        # A split made here at random (a flat folder) can leave a character of a few labels only
+        # in val: it gets its row, with a note, rather than stopping the run. A val/ folder the
+        # user made is held to the training alphabet (there, such a character is more likely a typo).
+        made_here = not ((Path(config.data) / "train").is_dir() and (Path(config.data) / "val").is_dir())
+        vocabulary = vocabulary_from_paths(train_paths + (val_paths if made_here else []), labeller)
         only_in_val = set(vocabulary.characters) - set(vocabulary_from_paths(train_paths, labeller).characters)
         if only_in_val:
-            log(f"note: {''.join(sorted(only_in_val))!r} only in the val images: no training image teaches "
-                f"{'it' if len(only_in_val) == 1 else 'them'}")
+            files = [p.name for p in val_paths if only_in_val & set(labeller(p))]
+            log(f"note: {''.join(sorted(only_in_val))!r} only in the val images ({', '.join(files[:3])}"
+                f"{', ...' if len(files) > 3 else ''}): no training image teaches {'it' if len(only_in_val) == 1 else 'them'}")
         labels = [(labeller(p), str(p), image_shape(p)) for p in train_paths + val_paths]
     init, architecture = (read_init(config.init) if config.init else None), {}
     if init:  # the checkpoint decides the model, the image height and the stride
