@@ -132,6 +132,11 @@ def list_images(folder: str | Path, labeller: Labeller | None = FILE_NAMES) -> l
     return paths
 
 
+def split_is_given(data_dir: str | Path) -> bool:
+    """Whether DIR holds its own train/ and val/ (else `split_paths` splits it at random)."""
+    return (Path(data_dir) / "train").is_dir() and (Path(data_dir) / "val").is_dir()
+
+
 def split_paths(data_dir: str | Path, val_fraction: float = 0.1, seed: int = 0,
                 labeller: Labeller = FILE_NAMES) -> tuple[list[Path], list[Path]]:
     """(train, val) image paths: `DIR/train` + `DIR/val` if present, else a seeded split.
@@ -141,13 +146,9 @@ def split_paths(data_dir: str | Path, val_fraction: float = 0.1, seed: int = 0,
     sees a text the model trained on.
     """
     data_dir = Path(data_dir)
-    if (data_dir / "train").is_dir():
-        train_paths = list_images(data_dir / "train", labeller)
-        if (data_dir / "val").is_dir():
-            return train_paths, list_images(data_dir / "val", labeller)
-        data_paths = train_paths
-    else:
-        data_paths = list_images(data_dir, labeller)
+    if split_is_given(data_dir):
+        return list_images(data_dir / "train", labeller), list_images(data_dir / "val", labeller)
+    data_paths = list_images(data_dir / "train" if (data_dir / "train").is_dir() else data_dir, labeller)
     if not 0.0 < val_fraction < 1.0:
         raise ConfigError(f"val_fraction must be between 0 and 1, got {val_fraction}")
     groups = [labeller(p) for p in data_paths]

@@ -20,7 +20,7 @@ from torch.utils.data import DistributedSampler
 from ..data.datasets import CaptchaDataset, datasets_from_paths, make_loader
 from ..data.generate import MIX_STYLES, render
 from ..data.images import fitted_width, image_shape
-from ..data.labels import Labeller, list_images, split_paths, vocabulary_from_paths
+from ..data.labels import Labeller, list_images, split_is_given, split_paths, vocabulary_from_paths
 from ..data.synthetic import SyntheticCaptchas
 from ..data.vocab import Vocabulary, parse_length
 from ..errors import CheckpointError, ConfigError, DataError
@@ -166,7 +166,7 @@ def _data_and_model(config: TrainConfig, log=print):
         # A split made here at random (a flat folder) can leave a character of a few labels only
         # in val: it gets its row, with a note, rather than stopping the run. A val/ folder the
         # user made is held to the training alphabet (there, such a character is more likely a typo).
-        made_here = not ((Path(config.data) / "train").is_dir() and (Path(config.data) / "val").is_dir())
+        made_here = not split_is_given(config.data)
         vocabulary = vocabulary_from_paths(train_paths + (val_paths if made_here else []), labeller)
         only_in_val = set(vocabulary.characters) - set(vocabulary_from_paths(train_paths, labeller).characters)
         if only_in_val:
