@@ -3,6 +3,9 @@
 import ast
 import importlib
 import inspect
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -129,3 +132,15 @@ def test_every_module_imports_on_its_own():
         if name.endswith("__main__"):
             continue
         importlib.import_module(name.removesuffix(".__init__"))
+
+
+def test_importing_the_package_opens_no_network_connection():
+    """Offline by design: nothing, a dependency's update check included, reaches out on import."""
+    script = ("import socket\n"
+              "def refuse(*args, **kwargs): raise SystemExit(f'network connection attempted: {args}')\n"
+              "socket.socket.connect = socket.create_connection = refuse\n"
+              "import captcha_lib.data.datasets, captcha_lib.training.run, captcha_lib.deploy.reader\n")
+    env = {key: value for key, value in os.environ.items() if key != "NO_ALBUMENTATIONS_UPDATE"}
+    result = subprocess.run([sys.executable, "-W", "error::UserWarning", "-c", script], capture_output=True,
+                            text=True, env=env, timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]

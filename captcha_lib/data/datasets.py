@@ -14,7 +14,10 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
-import albumentations as A
+# albumentations asks PyPI for its latest version on import (a 2 s timeout and a warning
+# offline); the course runs with no network, so skip it unless the user asked for it.
+os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
+import albumentations as A  # noqa: E402
 import cv2
 import numpy as np
 import torch
