@@ -83,6 +83,7 @@ PROBES = [
     ("serve --checkpoint {garbage}", "garbage.pt"),
     ("pretrain --steps 0 --out {tmp}/p", "--steps"),
     ("pretrain --out {file}", "is a file"),
+    ("pretrain --workers -1 --out {tmp}/p", "--workers"),
 ]
 
 

@@ -51,7 +51,8 @@ def run_pretrain(args) -> None:
     from ..training.pretrain import pretrain
 
     start = time.monotonic()
-    given = {"steps": args.steps, "seed": args.seed, "device": args.device, "overwrite": args.overwrite or None}
+    given = {"steps": args.steps, "seed": args.seed, "device": args.device, "workers": args.workers,
+             "overwrite": args.overwrite or None}
     path = pretrain(args.out, ship=args.ship, **{k: v for k, v in given.items() if v is not None})
     print(f"pretrained reader: {path} in {(time.monotonic() - start) / 60:.1f} minutes")
 

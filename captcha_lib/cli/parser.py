@@ -151,6 +151,9 @@ def build_parser() -> argparse.ArgumentParser:
                                                                       "reader's, 15000)")
     p.add_argument("--seed", type=int, default=None, help="default: 0, as the shipped reader")
     p.add_argument("--device", default=None, help="auto, cpu, cuda, cuda:N or mps (default: auto)")
+    p.add_argument("--workers", type=_count, default=None,
+                   help="processes rendering images (default: 1, for 2 cores; on a GPU, most of the cores: "
+                        "the images are the same whatever the number)")
     p.add_argument("--overwrite", action="store_true", help="replace a run already in --out")
     p.add_argument("--ship", action="store_true", help="copy the result over the package's pretrained/general.pt")
     p.set_defaults(run=run_pretrain)
