@@ -29,7 +29,8 @@ def train_with_pseudo_labels(config: TrainConfig, log=print, on_epoch=None):
                           "--unlabelled, not both")
     out = Path(config.out)
     base = replace(config, unlabelled=None)
-    log(f"round 0: the labelled images; then {config.pseudo_rounds} rounds with reads of {config.unlabelled}")
+    rounds = f"{config.pseudo_rounds} round{'s' if config.pseudo_rounds != 1 else ''}"
+    log(f"round 0: the labelled images; then {rounds} with reads of {config.unlabelled}")
     trainer = train_run(base, log, on_epoch)
     scores = [_best_accuracy(trainer)]
     shutil.copyfile(out / "model.pt", out / "round-0.pt")
