@@ -167,10 +167,16 @@ def draw(results, baselines, sizes, methods, train_size, figure: Path) -> None:
     curves = {method: {size or train_size: statistics.median(r[0] for r in results[(method, size)])
                        for size in sizes if (method, size) in results} for method in methods}
     fig = plot_few_shot({m: c for m, c in curves.items() if c},
-                        {f"{name} (no training)": value for name, value in baselines.items()},
+                        {f"{_legend_name(name)} (no training)": value for name, value in baselines.items()},
                         title="Few labels: from scratch against the pretrained reader")
     fig.savefig(figure, dpi=110)
     print(f"figure: {figure}")
+
+
+def _legend_name(baseline: str) -> str:
+    """'pretrained, alphabet 2345...' as 'pretrained, the set's 36 symbols': a long alphabet crowds the legend."""
+    head, _, alphabet = baseline.partition("alphabet ")
+    return f"{head}the set's {len(alphabet)} symbols" if alphabet else baseline
 
 
 if __name__ == "__main__":
