@@ -168,7 +168,8 @@ def _data_and_model(config: TrainConfig, log=print):
         # user made is held to the training alphabet (there, such a character is more likely a typo).
         made_here = not split_is_given(config.data)
         vocabulary = vocabulary_from_paths(train_paths + (val_paths if made_here else []), labeller)
-        only_in_val = set(vocabulary.characters) - set(vocabulary_from_paths(train_paths, labeller).characters)
+        only_in_val = (set(vocabulary.characters) - set(vocabulary_from_paths(train_paths, labeller).characters)
+                       if made_here else set())  # a user's val/ never adds a character
         if only_in_val:
             files = [p.name for p in val_paths if only_in_val & set(labeller(p))]
             log(f"note: {''.join(sorted(only_in_val))!r} only in the val images ({', '.join(files[:3])}"
