@@ -109,10 +109,7 @@ class CRNN(nn.Module):
 
     def forward(self, images, targets=None, target_lengths=None, widths=None):
         lengths = padded_lengths(widths, images.shape[-1], self.stride)  # (B,) timesteps, None if unpadded
-        x = images.contiguous(memory_format=torch.channels_last)
-        for block, stride in zip(self.features, (2, 4, self.stride)):
-            x = block(x)  # (B, c1, H/2, W/2), (B, c2, H/4, W/4), (B, c3, H/8, W/stride)
-            x = mask_columns(x, None if lengths is None else torch.div(widths.to(x.device), stride, rounding_mode="floor"))
+        x = self.conv_features(images, None if lengths is None else widths)  # (B, c3, H/8, T)
         x = x.permute(0, 3, 1, 2).flatten(2)  # (B, T, c3 * 5): one column per timestep
         x = self.projection(x)  # (B, T, hidden), or (B, T, c3 * 5) without the projection
         context = run_rnn(self.gru, x, lengths)  # (B, T, hidden): both directions concatenated
@@ -122,6 +119,14 @@ class CRNN(nn.Module):
         if loss is not None and self.training and self.coarse_weight:
             loss = loss + self.coarse_weight * self._coarse_loss(x, targets, target_lengths, lengths)
         return logits, loss
+
+    def conv_features(self, images, widths=None):
+        """(B, 3, H, W) -> (B, c3, H/8, T); given `widths`, each image's padding is zeroed after every block."""
+        x = images.contiguous(memory_format=torch.channels_last)
+        for block, stride in zip(self.features, (2, 4, self.stride)):
+            x = block(x)  # (B, c1, H/2, W/2), (B, c2, H/4, W/4), (B, c3, H/8, W/stride)
+            x = mask_columns(x, None if widths is None else torch.div(widths.to(x.device), stride, rounding_mode="floor"))
+        return x
 
     def _coarse_loss(self, x, targets, target_lengths, lengths):
         """CTC on groups of k = coarse_factor neighbouring timesteps: (B, T, hidden) -> (T/k, B, C) logits."""
