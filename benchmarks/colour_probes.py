@@ -58,8 +58,9 @@ class Deeper(CRNN):
 
     def conv_features(self, images, widths=None):
         x = super().conv_features(images, widths)  # (B, c3, H/8, T)
+        lengths = None if widths is None else torch.div(widths.to(x.device), self.stride, rounding_mode="floor")
         for block in self.extra:
-            x = mask_columns(block(x), None if widths is None else torch.div(widths.to(x.device), self.stride, rounding_mode="floor"))
+            x = mask_columns(block(x), lengths)
         return x
 
 
@@ -74,13 +75,14 @@ class RowsMax(CRNN):
         return super().conv_features(images, widths).amax(dim=2, keepdim=True)  # (B, c3, 1, T)
 
 
+TRAINING_AUGMENTATION = datasets.training_augmentation  # the package's, before a probe swaps it
+
+
 def colour_augmentation(seed: int | None = 0) -> A.Compose:
     """The training augmentation, with colour channels shuffled and images inverted as well."""
     default = TRAINING_AUGMENTATION(seed)
     return A.Compose([A.ChannelShuffle(p=0.5), A.InvertImg(p=0.3), *default.transforms], seed=seed)
 
-
-TRAINING_AUGMENTATION = datasets.training_augmentation  # the package's, before a probe swaps it
 
 # name: (model class, training options, augmentation)
 PROBES = {

@@ -125,7 +125,8 @@ class CRNN(nn.Module):
         x = images.contiguous(memory_format=torch.channels_last)
         for block, stride in zip(self.features, (2, 4, self.stride)):
             x = block(x)  # (B, c1, H/2, W/2), (B, c2, H/4, W/4), (B, c3, H/8, W/stride)
-            x = mask_columns(x, None if widths is None else torch.div(widths.to(x.device), stride, rounding_mode="floor"))
+            x = mask_columns(x, None if widths is None else torch.div(widths.to(x.device), stride,
+                                                                      rounding_mode="floor"))
         return x
 
     def _coarse_loss(self, x, targets, target_lengths, lengths):
